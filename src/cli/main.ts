@@ -1,0 +1,140 @@
+import { parseArgs } from 'node:util'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import YAML from 'yaml'
+import type { IdentityConfig } from '../identity/index.ts'
+import { KeyRepository } from '../identity/token-keys.ts'
+import { startAllInOne } from './all-in-one.ts'
+
+const USAGE = `cumulo — an open cloud speaking the OpenStack and S3 APIs
+
+Usage:
+  cumulo up [--data-dir DIR] [--bind IP] [--public-host HOST] [--database URL]
+            [--port-offset N] [--config FILE] [--set section.option=value ...]
+      Start the all-in-one cloud in this process. Writes DIR/clouds.yaml (cloud "cumulo").
+  cumulo token-keys rotate [--data-dir DIR]
+      Rotate the token encryption keys (restart or wait for reload on other controllers).
+  cumulo help
+
+Options:
+  --data-dir DIR     state directory (default ./.cumulo)
+  --bind IP          address to listen on (default 127.0.0.1)
+  --database URL     postgres://user:pass@host/db (default: SQLite under DIR/db)
+  --set identity.lockout_failure_attempts=2   keystone.conf-style options
+Environment: CUMULO_ADMIN_PASSWORD (first start), CUMULO_LOG_LEVEL (info)`
+
+/** keystone.conf option names → IdentityConfig fields. */
+const IDENTITY_OPTIONS: Record<string, keyof IdentityConfig> = {
+  token_expiration: 'tokenExpiration',
+  lockout_failure_attempts: 'lockoutFailureAttempts',
+  lockout_duration: 'lockoutDuration',
+  unique_last_password_count: 'uniqueLastPasswordCount',
+  minimum_password_age: 'minimumPasswordAge',
+  password_expires_days: 'passwordExpiresDays',
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`cumulo: ${msg}\n`)
+  process.exit(2)
+}
+
+function identityConfig(file: string | undefined, sets: string[]): Partial<IdentityConfig> {
+  const out: Partial<IdentityConfig> = {}
+  const put = (key: string, value: unknown) => {
+    const field = IDENTITY_OPTIONS[key]
+    if (!field) fail(`unknown option identity.${key}`)
+    const n = Number(value)
+    if (!Number.isFinite(n) || n < 0) fail(`identity.${key} must be a non-negative number`)
+    out[field] = n
+  }
+  if (file) {
+    const doc = YAML.parse(readFileSync(file, 'utf8')) ?? {}
+    for (const [k, v] of Object.entries(doc.identity ?? {})) put(k, v)
+  }
+  for (const s of sets) {
+    const m = /^identity\.([a-z_]+)=(.*)$/.exec(s)
+    if (!m) fail(`--set wants identity.option=value, got "${s}"`)
+    put(m[1]!, m[2])
+  }
+  return out
+}
+
+async function up(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args, strict: true,
+    options: {
+      'data-dir': { type: 'string', default: '.cumulo' },
+      bind: { type: 'string', default: '127.0.0.1' },
+      'public-host': { type: 'string' },
+      database: { type: 'string' },
+      'port-offset': { type: 'string', default: '0' },
+      config: { type: 'string' },
+      set: { type: 'string', multiple: true, default: [] },
+    },
+  })
+  const dataDir = resolve(values['data-dir']!)
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const pidFile = join(dataDir, 'cumulo.pid')
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, 'utf8'))
+    if (pid && pid !== process.pid && alive(pid)) fail(`another cumulo (pid ${pid}) is running on ${dataDir}`)
+  }
+  writeFileSync(pidFile, String(process.pid))
+  const offset = Number(values['port-offset'])
+  if (!Number.isInteger(offset) || offset < 0 || offset > 60000) fail('--port-offset must be an integer 0..60000')
+  let cloud
+  try {
+    cloud = await startAllInOne({
+      dataDir, bind: values.bind!, publicHost: values['public-host'], database: values.database,
+      portOffset: offset, adminPassword: process.env.CUMULO_ADMIN_PASSWORD || undefined,
+      identity: identityConfig(values.config, values.set as string[]),
+      logLevel: process.env.CUMULO_LOG_LEVEL,
+    })
+  } catch (err) {
+    rmSync(pidFile, { force: true })
+    fail(`could not start: ${(err as Error).message}`)
+  }
+  const lines = ['', 'Cumulo is up.', '']
+  for (const [svc, url] of Object.entries(cloud.endpoints)) lines.push(`  ${svc.padEnd(14)} ${url}`)
+  lines.push('', `  clouds.yaml    ${cloud.cloudsYaml}  (cloud "cumulo", user admin)`,
+    '', `  export OS_CLIENT_CONFIG_FILE=${cloud.cloudsYaml} OS_CLOUD=cumulo`, '  openstack token issue', '')
+  process.stdout.write(lines.join('\n') + '\n')
+  let stopping = false
+  const stop = async (sig: string) => {
+    if (stopping) return
+    stopping = true
+    process.stdout.write(`\n${sig}: stopping…\n`)
+    const force = setTimeout(() => process.exit(1), 10_000).unref()
+    await cloud.stop()
+    clearTimeout(force)
+    rmSync(pidFile, { force: true })
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv
+  switch (cmd) {
+    case 'up': return up(rest)
+    case 'token-keys': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true,
+        options: { 'data-dir': { type: 'string', default: '.cumulo' } } })
+      if (positionals[0] !== 'rotate') fail('usage: cumulo token-keys rotate [--data-dir DIR]')
+      KeyRepository.open(join(resolve(values['data-dir']!), 'keys', 'token')).rotate()
+      process.stdout.write('token keys rotated\n')
+      return
+    }
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(USAGE + '\n'); return
+    default:
+      fail(`unknown command "${cmd}"\n${USAGE}`)
+  }
+}
+
+await main(process.argv.slice(2))
