@@ -25,7 +25,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 as_postgres() {
   if [ "$(id -un)" = postgres ]; then (cd / && "$@")
   elif [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then (cd / && runuser -u postgres -- "$@")
-  elif [ "$(id -u)" -eq 0 ]; then (cd / && su postgres -s /bin/sh -c "$(printf '%q ' "$@")")
+  elif [ "$(id -u)" -eq 0 ]; then (cd / && su postgres -s /bin/bash -c "$(printf '%q ' "$@")")
   else (cd / && sudo -u postgres "$@")
   fi
 }

@@ -23,10 +23,7 @@ function allows(rule: string, c: AuthContext | undefined, target: Record<string,
 }
 const withRoles = (...roleNames: string[]) => ctx({ roleNames })
 
-// policy.ts's tokenizer splits on every parenthesis, so the `%(...)s` of a substitution is
-// broken into `%`, `(`, `...`, `)`, `s` and parse() throws "trailing tokens". These tests say
-// what oslo.policy does; remove the `todo` once policy.ts tokenizes like oslo.policy.
-const SUBST_BUG = 'policy.ts tokenizer splits %(...)s at its parentheses'
+// Substitutions `%(...)s` keep their parentheses: they are not grouping (oslo.policy's tokenizer).
 
 describe('policy: constants and roles', () => {
   it('@ always passes, ! never does, an empty rule passes', () => {
@@ -82,7 +79,7 @@ describe('policy: and / or / not', () => {
     assert.equal(allows('! or ! or role:c', withRoles('c')), true)
     assert.equal(allows('@ and !', withRoles()), false)
   })
-  it('and / or / not are case-insensitive, as in oslo.policy', { todo: 'policy.ts only knows lower-case keywords' }, () => {
+  it('and / or / not are case-insensitive, as in oslo.policy', () => {
     assert.equal(allows('role:a AND role:b', withRoles('a', 'b')), true)
     assert.equal(allows('role:a Or role:b', withRoles('b')), true)
     assert.equal(allows('NOT role:a', withRoles()), true)
@@ -157,7 +154,7 @@ describe('policy: scope and credential fields', () => {
 })
 
 describe('policy: %(target)s substitution', () => {
-  it('target values given as a nested object', { todo: SUBST_BUG }, () => {
+  it('target values given as a nested object', () => {
     const rule = 'user_domain_id:%(target.user.domain_id)s'
     assert.equal(allows(rule, ctx(), { user: { domain_id: 'd1' } }), true)
     assert.equal(allows(rule, ctx(), { user: { domain_id: 'd2' } }), false)
@@ -165,14 +162,14 @@ describe('policy: %(target)s substitution', () => {
     assert.equal(allows(rule, ctx(), {}), false)
     assert.equal(allows(rule, ctx(), { user: 'not an object' }), false)
   })
-  it('target values given under a flat dotted key', { todo: SUBST_BUG }, () => {
+  it('target values given under a flat dotted key', () => {
     const rule = 'user_domain_id:%(target.user.domain_id)s'
     assert.equal(allows(rule, ctx(), { 'target.user.domain_id': 'd1' }), true)
     assert.equal(allows(rule, ctx(), { 'target.user.domain_id': 'd2' }), false)
     assert.equal(allows('user_id:%(user_id)s', ctx(), { user_id: 'u1' }), true)
     assert.equal(allows('user_id:%(user_id)s', ctx(), { user_id: 'u2' }), false)
   })
-  it('substitutions combine with roles and parentheses (Keystone defaults)', { todo: SUBST_BUG }, () => {
+  it('substitutions combine with roles and parentheses (Keystone defaults)', () => {
     const rule = 'role:admin or (role:reader and domain_id:%(target.project.domain_id)s) or ' +
       'project_id:%(target.project.id)s'
     const dom = ctx({ projectId: undefined, projectDomainId: undefined, domainId: 'd1', roleNames: ['reader'] })

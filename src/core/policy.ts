@@ -111,7 +111,16 @@ function lookup(target: Record<string, unknown>, path: string): unknown {
 // --- parser: tokens are '(', ')', 'and', 'or', 'not', '@', '!', and kind:match checks ---
 
 export function parse(text: string): Node {
-  const toks = text.replace(/\(/g, ' ( ').replace(/\)/g, ' ) ').trim().split(/\s+/).filter(Boolean)
+  // Parentheses split off only at a word's edges, so `%(target.user.id)s` stays one token;
+  // and/or/not in any case, as oslo.policy reads them.
+  const toks: string[] = []
+  for (let word of text.trim().split(/\s+/).filter(Boolean)) {
+    while (word.startsWith('(')) { toks.push('('); word = word.slice(1) }
+    let close = 0
+    while (word.endsWith(')')) { close++; word = word.slice(0, -1) }
+    if (word) toks.push(/^(and|or|not)$/i.test(word) ? word.toLowerCase() : word)
+    for (; close > 0; close--) toks.push(')')
+  }
   if (toks.length === 0) return { t: 'true' } // oslo.policy: an empty rule always passes
   let i = 0
   const peek = () => toks[i]

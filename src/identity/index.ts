@@ -20,6 +20,10 @@ import { roleAssignmentRoutes } from './api/role-assignments.ts'
 import { roleRoutes } from './api/roles.ts'
 import { userRoutes } from './api/users.ts'
 import { versionRoutes } from './api/versions.ts'
+import { policyRoutes } from './api/policies.ts'
+import { endpointGroupRoutes } from './api/endpoint-groups.ts'
+import { consumerRoutes } from './api/consumers.ts'
+import { domainConfigRoutes } from './api/domain-configs.ts'
 
 export type { IdentityConfig } from './context.ts'
 export { bootstrapIdentity, registerEndpoints } from './bootstrap.ts'
@@ -36,12 +40,15 @@ export interface IdentityOptions {
   config?: Partial<IdentityConfig>
   /** Where token keys live (DIR/keys/token); null keeps them in memory (tests). */
   keyDir: string | null
+  /** The database schema to use (default `identity`); tests use a fresh one per run. */
+  schema?: string
 }
 
 /** Builds the identity service on the core: runs migrations, loads revocations, registers routes. */
 export async function createIdentity(core: Core, opts: IdentityOptions): Promise<Identity> {
-  await migrate(core.db, 'identity', identityMigrations)
-  const db = core.db.schema<IdentitySchema>('identity') as Kysely<IdentitySchema>
+  const schema = opts.schema ?? 'identity'
+  await migrate(core.db, schema, identityMigrations)
+  const db = core.db.schema<IdentitySchema>(schema) as Kysely<IdentitySchema>
   let generation = 0
   const revocations = new Revocations(db, () => core.clock.now(), () => { generation++ })
   await revocations.refresh()
@@ -68,6 +75,10 @@ export async function createIdentity(core: Core, opts: IdentityOptions): Promise
   catalogRoutes(api, ctx)
   credentialRoutes(api, ctx)
   appCredentialRoutes(api, ctx)
+  policyRoutes(api, ctx)
+  endpointGroupRoutes(api, ctx)
+  consumerRoutes(api, ctx)
+  domainConfigRoutes(api, ctx)
   // With several controllers on one database, pick up their revocations and changes.
   const timer = core.db.engine === 'postgres'
     ? setInterval(() => { revocations.refresh().then(() => ctx.changed(), () => {}) }, 2000).unref()

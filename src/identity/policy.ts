@@ -142,4 +142,44 @@ export const identityRules: Rules = {
   'identity:get_access_rule': or(ADMIN, SYS_READER, 'rule:owner'),
   'identity:list_access_rules': or(ADMIN, SYS_READER, 'rule:owner'),
   'identity:delete_access_rule': or(ADMIN, 'rule:owner'),
+  // policies (the v3 policy blob store; Keystone deprecated it but still serves it)
+  'identity:get_policy': or(ADMIN, SYS_READER),
+  'identity:list_policies': or(ADMIN, SYS_READER),
+  'identity:create_policy': ADMIN,
+  'identity:update_policy': ADMIN,
+  'identity:delete_policy': ADMIN,
+
+  // OS-EP-FILTER: endpoint groups and project-endpoint associations
+  'identity:list_endpoint_groups': or(ADMIN, SYS_READER),
+  'identity:get_endpoint_group': or(ADMIN, SYS_READER),
+  'identity:create_endpoint_group': ADMIN,
+  'identity:update_endpoint_group': ADMIN,
+  'identity:delete_endpoint_group': ADMIN,
+  'identity:list_projects_associated_with_endpoint_group': or(ADMIN, SYS_READER),
+  'identity:list_endpoints_associated_with_endpoint_group': or(ADMIN, SYS_READER),
+  'identity:get_endpoint_group_in_project': or(ADMIN, SYS_READER),
+  'identity:list_endpoint_groups_for_project': or(ADMIN, SYS_READER),
+  'identity:add_endpoint_group_to_project': ADMIN,
+  'identity:remove_endpoint_group_from_project': ADMIN,
+  'identity:list_projects_for_endpoint': or(ADMIN, SYS_READER),
+  'identity:check_endpoint_in_project': or(ADMIN, SYS_READER),
+  'identity:list_endpoints_for_project': or(ADMIN, SYS_READER),
+  'identity:add_endpoint_to_project': ADMIN,
+  'identity:remove_endpoint_from_project': ADMIN,
+
+  // OS-OAUTH1 consumers
+  'identity:get_consumer': or(ADMIN, SYS_READER),
+  'identity:list_consumers': or(ADMIN, SYS_READER),
+  'identity:create_consumer': ADMIN,
+  'identity:update_consumer': ADMIN,
+  'identity:delete_consumer': ADMIN,
+
+  // domain-specific configuration
+  'identity:get_domain_config': or(ADMIN, SYS_READER),
+  'identity:get_domain_config_default': or(ADMIN, SYS_READER),
+  'identity:create_domain_config': ADMIN,
+  'identity:update_domain_config': ADMIN,
+  'identity:delete_domain_config': ADMIN,
+  // Keystone's check_str is '' (any authenticated caller): UIs read the password rules.
+  'identity:get_security_compliance_domain_config': '@',
 }

@@ -40,6 +40,14 @@ export interface RevocationRow {
   issued_before: string; revoked_at: string
 }
 
+export interface PolicyRow { id: string; type: string; blob: string; extra: string }
+export interface EndpointGroupRow { id: string; name: string; description: string; filters: string; extra: string }
+export interface ProjectEndpointGroupRow { endpoint_group_id: string; project_id: string }
+export interface ProjectEndpointRow { endpoint_id: string; project_id: string }
+export interface ConsumerRow { id: string; description: string; secret_hash: string; extra: string }
+/** Domain-specific configuration options (`/v3/domains/{id}/config`). */
+export interface DomainConfigRow { domain_id: string; group_name: string; option_name: string; value: string; sensitive: number }
+
 export interface IdentitySchema {
   domains: DomainRow
   projects: ProjectRow
@@ -59,6 +67,12 @@ export interface IdentitySchema {
   app_cred_roles: AppCredRoleRow
   access_rules: AccessRuleRow
   revocation_events: RevocationRow
+  policies: PolicyRow
+  endpoint_groups: EndpointGroupRow
+  project_endpoint_groups: ProjectEndpointGroupRow
+  project_endpoints: ProjectEndpointRow
+  consumers: ConsumerRow
+  domain_configs: DomainConfigRow
 }
 
 export const identityMigrations: Migration[] = [{
@@ -211,5 +225,42 @@ export const identityMigrations: Migration[] = [{
       .addColumn('app_cred_id', 'text')
       .addColumn('issued_before', 'text', (c) => c.notNull())
       .addColumn('revoked_at', 'text', (c) => c.notNull()).execute()
+  },
+}, {
+  version: 2,
+  name: 'policies, endpoint groups, OAuth1 consumers, domain configuration',
+  async up(db: Kysely<any>) {
+    const s = db.schema
+    await s.createTable('policies')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('blob', 'text', (c) => c.notNull())
+      .addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}')).execute()
+    await s.createTable('endpoint_groups')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('filters', 'text', (c) => c.notNull().defaultTo('{}'))
+      .addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}')).execute()
+    await s.createTable('project_endpoint_groups')
+      .addColumn('endpoint_group_id', 'text', (c) => c.notNull().references('endpoint_groups.id').onDelete('cascade'))
+      .addColumn('project_id', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('project_endpoint_groups_pk', ['endpoint_group_id', 'project_id']).execute()
+    await s.createTable('project_endpoints')
+      .addColumn('endpoint_id', 'text', (c) => c.notNull())
+      .addColumn('project_id', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('project_endpoints_pk', ['endpoint_id', 'project_id']).execute()
+    await s.createTable('consumers')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('secret_hash', 'text', (c) => c.notNull())
+      .addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}')).execute()
+    await s.createTable('domain_configs')
+      .addColumn('domain_id', 'text', (c) => c.notNull())
+      .addColumn('group_name', 'text', (c) => c.notNull())
+      .addColumn('option_name', 'text', (c) => c.notNull())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addColumn('sensitive', 'integer', (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint('domain_configs_pk', ['domain_id', 'group_name', 'option_name']).execute()
   },
 }]

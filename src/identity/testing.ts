@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
+import { sql } from 'kysely'
 import { createCore } from '../core/index.ts'
 import { type Identity, bootstrapIdentity, createIdentity, registerEndpoints } from './index.ts'
 import type { IdentityConfig } from './context.ts'
@@ -19,8 +21,11 @@ export interface IdentityHarness {
 export const ADMIN_PASSWORD = 'admin-secret'
 
 export async function identityHarness(config: Partial<IdentityConfig> = {}): Promise<IdentityHarness> {
-  const core = createCore({ database: process.env.IDENTITY_TEST_DB ?? 'sqlite::memory:', logLevel: 'silent' })
-  const identity = await createIdentity(core, { keyDir: null, config: { scryptCost: 1024, ...config } })
+  // IDENTITY_TEST_DB=postgres://… runs the same tests on PostgreSQL, each harness in a fresh schema.
+  const url = process.env.IDENTITY_TEST_DB ?? 'sqlite::memory:'
+  const core = createCore({ database: url, logLevel: 'silent' })
+  const schema = core.db.engine === 'postgres' ? `identity_t${randomBytes(5).toString('hex')}` : 'identity'
+  const identity = await createIdentity(core, { keyDir: null, schema, config: { scryptCost: 1024, ...config } })
   const boot = await bootstrapIdentity(identity.ctx, { adminPassword: ADMIN_PASSWORD })
   await registerEndpoints(identity.ctx, { type: 'identity', name: 'keystone', url: 'http://127.0.0.1:5000/v3' })
   const api = identity.api
@@ -40,7 +45,11 @@ export async function identityHarness(config: Partial<IdentityConfig> = {}): Pro
   }
   const h: IdentityHarness = {
     identity, adminToken: '', adminUserId: boot.adminUserId, adminProjectId: boot.adminProjectId, call, login,
-    async close() { await identity.close(); await core.db.close() },
+    async close() {
+      await identity.close()
+      if (core.db.engine === 'postgres') await sql`DROP SCHEMA ${sql.id(schema)} CASCADE`.execute(core.db.schema('public'))
+      await core.db.close()
+    },
   }
   h.adminToken = await login(boot.adminUserId, ADMIN_PASSWORD, { project: { id: boot.adminProjectId } })
   return h

@@ -25,3 +25,17 @@ export function projectView(req: FastifyRequest, p: ProjectRow, tags: string[] =
     links: selfLink(req, `/projects/${p.id}`),
   }
 }
+
+/**
+ * A domain as the projects API shows it: Keystone stores a domain as a project acting as a
+ * domain, so `GET /v3/projects/{domain_id}` and `?is_domain=true` list it this way.
+ */
+export function domainProjectView(req: FastifyRequest, d: DomainRow) {
+  const { tags, options, ...rest } = parseJson(d.extra) as { tags?: string[]; options?: object }
+  return {
+    ...rest,
+    id: d.id, name: d.name, domain_id: null, description: d.description, enabled: toBool(d.enabled),
+    parent_id: null, is_domain: true, tags: tags ?? [], options: options ?? {},
+    links: selfLink(req, `/projects/${d.id}`),
+  }
+}

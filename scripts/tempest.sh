@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Runs Tempest (Debian package `tempest`) against a fresh all-in-one Cumulo.
+#   scripts/tempest.sh [REGEX]        default: ^tempest\.api\.identity\.
+# Environment: TEMPEST_WORKDIR (default: a new temp dir), CUMULO_PORT_OFFSET (default 21000),
+#   TEMPEST_CONCURRENCY (default 2).
+# Prints a JSON summary (passed/failed/skipped and the failing tests) as its last line and
+# writes it to $TEMPEST_WORKDIR/summary.json. Exit status: 0 when Tempest ran, whatever it
+# counted (the caller judges the counts); non-zero when the cloud or Tempest could not run.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REGEX=${1:-'^tempest\.api\.identity\.'}
+WORK=${TEMPEST_WORKDIR:-$(mktemp -d /tmp/cumulo-tempest.XXXXXX)}
+OFFSET=${CUMULO_PORT_OFFSET:-21000}
+CONC=${TEMPEST_CONCURRENCY:-2}
+PORT=$((5000 + OFFSET))
+PASSWORD=tempest-admin-$RANDOM$RANDOM
+mkdir -p "$WORK"
+
+CUMULO_ADMIN_PASSWORD=$PASSWORD CUMULO_LOG_LEVEL=${CUMULO_LOG_LEVEL:-warn} \
+  node "$ROOT/bin/cumulo.js" up --data-dir "$WORK/cloud" --port-offset "$OFFSET" \
+  --set identity.lockout_failure_attempts=2 --set identity.lockout_duration=5 \
+  --set identity.unique_last_password_count=2 --set identity.minimum_password_age=0 \
+  > "$WORK/cloud.log" 2>&1 &
+CLOUD=$!
+WSNAME=
+cleanup() {
+  kill "$CLOUD" 2>/dev/null || true; wait "$CLOUD" 2>/dev/null || true
+  [ -n "$WSNAME" ] && tempest workspace remove --name "$WSNAME" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  if curl -sf "http://127.0.0.1:$PORT/v3" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$CLOUD" 2>/dev/null; then cat "$WORK/cloud.log" >&2; echo "cumulo did not start" >&2; exit 1; fi
+  sleep 0.2
+done
+
+rm -rf "$WORK/ws"
+# Tempest registers workspaces by name in ~/.tempest; use a unique one and drop it afterwards.
+WSNAME=cumulo-$$-$RANDOM
+tempest init --name "$WSNAME" "$WORK/ws" >/dev/null
+cat > "$WORK/ws/etc/tempest.conf" <<CONF
+[DEFAULT]
+log_dir = $WORK/ws/logs
+log_file = tempest.log
+
+[auth]
+use_dynamic_credentials = true
+admin_username = admin
+admin_password = $PASSWORD
+admin_project_name = admin
+admin_domain_name = Default
+admin_user_domain_name = Default
+admin_project_domain_name = Default
+default_credentials_domain_name = Default
+create_isolated_networks = false
+
+[identity]
+uri_v3 = http://127.0.0.1:$PORT/v3
+auth_version = v3
+region = RegionOne
+v3_endpoint_type = public
+admin_role = admin
+default_domain_id = default
+user_lockout_failure_attempts = 2
+user_lockout_duration = 5
+user_unique_last_password_count = 2
+user_minimum_password_age = 0
+
+[identity-feature-enabled]
+api_v2 = false
+api_v3 = true
+trust = false
+application_credentials = true
+access_rules = true
+project_tags = true
+security_compliance = true
+domain_specific_drivers = false
+
+[service_available]
+nova = false
+glance = false
+neutron = false
+cinder = false
+swift = false
+horizon = false
+
+[validation]
+run_validation = false
+
+[oslo_concurrency]
+lock_path = $WORK/ws/tempest_lock
+CONF
+
+cd "$WORK/ws"
+set +e
+tempest run --regex "$REGEX" --concurrency "$CONC" > "$WORK/tempest.out" 2>&1
+set -e
+stestr last --subunit > "$WORK/results.subunit" 2>/dev/null || true
+subunit2csv < "$WORK/results.subunit" > "$WORK/results.csv" 2>/dev/null || true
+tempest run --list-tests --regex "$REGEX" 2>/dev/null | grep '^tempest\.' > "$WORK/listed.txt" || true
+python3 - "$WORK" <<'PY'
+# Counts per test case: a test whose class failed in setUpClass counts as failed, one whose
+# class was skipped (by configuration) as skipped, so the totals cover every listed test.
+import csv, json, sys, re
+work = sys.argv[1]
+status, classes = {}, {}
+with open(f'{work}/results.csv') as f:
+    for row in csv.DictReader(f):
+        t, st = row['test'], row['status']
+        st = 'passed' if st in ('success', 'xfail') else 'skipped' if st == 'skip' else 'failed'
+        m = re.match(r'^(setUpClass|tearDownClass) \((.+)\)$', t)
+        if m:
+            if m.group(1) == 'setUpClass' or st == 'failed':
+                classes[m.group(2)] = st if m.group(1) == 'setUpClass' else classes.get(m.group(2), 'failed')
+        else:
+            status[re.sub(r'\[.*\]$', '', t)] = (st, t)
+listed = [l.strip() for l in open(f'{work}/listed.txt') if l.strip()]
+out = {'passed': 0, 'failed': 0, 'skipped': 0, 'failures': []}
+for full in listed:
+    name = re.sub(r'\[.*\]$', '', full)
+    cls = name.rsplit('.', 1)[0]
+    if name in status: st = status[name][0]
+    elif cls in classes: st = classes[cls]
+    else: st = 'failed'  # listed but never reported: the worker died
+    out[st] += 1
+    if st == 'failed': out['failures'].append(name)
+out['failures'].sort()
+json.dump(out, open(f'{work}/summary.json', 'w'), indent=1)
+print(json.dumps(out))
+PY
