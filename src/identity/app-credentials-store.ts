@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { AuthContext } from '../core/auth.ts'
-import { badRequest, forbidden } from '../core/errors.ts'
+import { CloudError, badRequest, forbidden } from '../core/errors.ts'
 import { parseTime } from '../core/clock.ts'
 import type { AccessRuleRow, AppCredRow, IdentitySchema } from './schema.ts'
-import { selfLink } from './api/common.ts'
+import { newId, selfLink } from './api/common.ts'
 
 // Application credentials and their access rules: views, secrets, expiry parsing and the
 // "restricted application credential" check Keystone applies to delegated tokens.
@@ -74,14 +74,59 @@ export async function appCredDetails(db: Db, rows: AppCredRow[]): Promise<AppCre
     ? await db.selectFrom('roles').select(['id', 'name', 'domain_id']).where('id', 'in', roleIds).execute()
     : []
   const byId = new Map(roles.map((r) => [r.id, { id: r.id, name: r.name, domain_id: r.domain_id === '' ? null : r.domain_id }]))
-  const rules = await db.selectFrom('access_rules').selectAll().where('app_cred_id', 'in', ids).orderBy('id').execute()
+  const rules = await db.selectFrom('app_cred_access_rules as l').innerJoin('access_rules as r', 'r.id', 'l.access_rule_id')
+    .selectAll('r').select('l.app_cred_id').where('l.app_cred_id', 'in', ids).orderBy('r.id').execute()
   return rows.map((row) => ({
     row,
     // A role deleted since the credential was made no longer shows (nor grants anything).
     roles: roleLinks.filter((l) => l.app_cred_id === row.id).flatMap((l) => byId.get(l.role_id) ?? [])
       .sort((a, b) => a.name.localeCompare(b.name)),
-    rules: rules.filter((r) => r.app_cred_id === row.id),
+    rules: rules.filter((r) => r.app_cred_id === row.id).map(({ app_cred_id: _, ...rule }) => rule),
   }))
+}
+
+/** An access rule as asked for on create: by content, or by the id of one of the user's rules. */
+export interface AccessRuleRequest { id?: string; service?: string; path?: string; method?: string }
+
+export const accessRuleNotFound = (id: string) => new CloudError('NotFound', `Could not find Access Rule: ${id}.`)
+
+/** True when a requested rule carries its whole content (service, path and method). */
+export const hasRuleContent = (r: AccessRuleRequest): r is Required<Omit<AccessRuleRequest, 'id'>> & AccessRuleRequest =>
+  !!(r.service && r.path && r.method)
+
+/**
+ * Links a new application credential to its access rules, as Keystone's SQL backend does.
+ * Access rules belong to the user and outlive the credentials that use them:
+ * - a rule named by id must be one of the user's own (another user's id is 404, as unknown);
+ * - a rule given by content reuses the user's identical rule, or becomes a new rule of
+ *   theirs (with the id given, if any and unused).
+ * Runs inside the caller's transaction; a unique violation means a concurrent request made
+ * the same rule first (the caller retries, and then finds it).
+ */
+export async function linkAccessRules(tx: Db, userId: string, appCredId: string, asked: AccessRuleRequest[]): Promise<void> {
+  const linked = new Set<string>()
+  for (const r of asked) {
+    let ruleId: string | undefined
+    if (r.id) {
+      const byId = await tx.selectFrom('access_rules').select(['id', 'user_id']).where('id', '=', r.id).executeTakeFirst()
+      if (byId && byId.user_id !== userId) throw accessRuleNotFound(r.id)
+      ruleId = byId?.id
+    }
+    if (!ruleId) {
+      if (!hasRuleContent(r)) throw accessRuleNotFound(r.id ?? '')
+      const same = await tx.selectFrom('access_rules').select('id').where('user_id', '=', userId)
+        .where('service', '=', r.service).where('path', '=', r.path).where('method', '=', r.method).executeTakeFirst()
+      ruleId = same?.id
+      if (!ruleId) {
+        ruleId = r.id ?? newId()
+        await tx.insertInto('access_rules').values({ id: ruleId, user_id: userId, service: r.service, path: r.path, method: r.method }).execute()
+      }
+    }
+    // The same rule asked for twice is linked once.
+    if (linked.has(ruleId)) continue
+    linked.add(ruleId)
+    await tx.insertInto('app_cred_access_rules').values({ app_cred_id: appCredId, access_rule_id: ruleId }).execute()
+  }
 }
 
 export function accessRuleView(r: AccessRuleRow) {

@@ -5,6 +5,7 @@ import { type CatalogEntry, loadCatalog, scopeCatalog } from './catalog.ts'
 import type { IdentityCtx } from './context.ts'
 import { type Scope, effectiveRoles } from './effective-roles.ts'
 import { verifyPassword } from './passwords.ts'
+import { isLocked } from './users-store.ts'
 import type { AppCredRow, ProjectRow, UserRow } from './schema.ts'
 import type { KeyRepository } from './token-keys.ts'
 import { type TokenPayload, decodeToken, encodeToken, newAuditId } from './tokens.ts'
@@ -41,6 +42,7 @@ export class AuthService implements TokenValidator {
     let expiresAt = now + this.c.config.tokenExpiration * 1000
     let auditIds = [newAuditId()]
     let appCred: AppCredRow | undefined
+    let inherited: string[] = []
 
     if (methods.includes('password')) {
       const pw = auth.identity.password
@@ -49,11 +51,14 @@ export class AuthService implements TokenValidator {
     } else if (methods.includes('token')) {
       const t = auth.identity.token
       if (!t?.id) throw badRequest('Expecting to find id in token.')
-      const prior = await this.validatePayload(t.id)
+      // Keystone: a bad token in the token method is "Failed to validate token" (404).
+      const prior = await this.validatePayload(t.id).catch(() => { throw notFound('Failed to validate token') })
       if (prior.appCredId) throw new CloudError('Forbidden', 'Application credentials cannot be used to rescope a token.')
       userId = prior.userId
       expiresAt = prior.expiresAt
       auditIds = [newAuditId(), prior.auditIds[prior.auditIds.length - 1]!]
+      // Keystone: a rescoped token shows how the user first authenticated, plus `token`.
+      inherited = prior.methods
       payloadBase = {}
     } else if (methods.includes('application_credential')) {
       appCred = await this.checkAppCred(auth.identity.application_credential)
@@ -79,7 +84,7 @@ export class AuthService implements TokenValidator {
       if (p && p.enabled && (await effectiveRoles(this.c.db, userId, { project: p.id })).length > 0) scope = { project: p.id }
     }
     const payload: TokenPayload = {
-      userId, methods: [...new Set(methods)].sort((a, b) => (a === 'token' ? -1 : b === 'token' ? 1 : 0)),
+      userId, methods: [...new Set([...methods, ...inherited])].sort((a, b) => (a === 'token' ? -1 : b === 'token' ? 1 : 0)),
       issuedAt: now, expiresAt, auditIds, ...payloadBase,
       ...(scope && 'project' in scope ? { projectId: scope.project } : {}),
       ...(scope && 'domain' in scope ? { domainId: scope.domain } : {}),
@@ -95,13 +100,11 @@ export class AuthService implements TokenValidator {
     if (!user) throw unauth()
     const cfg = this.c.config
     const now = this.c.clock.now()
-    if (cfg.lockoutFailureAttempts > 0 && user.failed_auth_count >= cfg.lockoutFailureAttempts &&
-        user.failed_auth_at && Date.parse(user.failed_auth_at) + cfg.lockoutDuration * 1000 > now) {
-      throw unauth(`The account is locked for user: ${user.id}.`)
-    }
+    if (isLocked(cfg, user, now)) throw unauth(`The account is locked for user: ${user.id}.`)
     if (!(await verifyPassword(u.password, user.password_hash))) {
       if (cfg.lockoutFailureAttempts > 0) {
-        const expired = user.failed_auth_at && Date.parse(user.failed_auth_at) + cfg.lockoutDuration * 1000 <= now
+        // Failures older than the lockout window start a new count (lockout_duration 0: never).
+        const expired = cfg.lockoutDuration > 0 && !!user.failed_auth_at && Date.parse(user.failed_auth_at) + cfg.lockoutDuration * 1000 <= now
         await this.c.db.updateTable('users').set({
           failed_auth_count: expired ? 1 : user.failed_auth_count + 1, failed_auth_at: new Date(now).toISOString(),
         }).where('id', '=', user.id).execute()
@@ -253,9 +256,8 @@ export class AuthService implements TokenValidator {
       token.roles = roles.map((r) => ({ id: r.id, name: r.name }))
       ctx.roles = roles.map((r) => ({ id: r.id, name: r.name }))
       if (o.catalog) token.catalog = scopeCatalog(await this.catalog(), p.projectId)
-    } else if (o.catalog) {
-      token.catalog = []
     }
+    // An unscoped token carries no catalog at all (Keystone; Tempest checks the key is absent).
     return { body: { token }, ctx }
   }
 

@@ -27,6 +27,8 @@ import { domainConfigRoutes } from './api/domain-configs.ts'
 
 export type { IdentityConfig } from './context.ts'
 export { bootstrapIdentity, registerEndpoints } from './bootstrap.ts'
+/** For the S3 API: the EC2 credential (user, project, secret) behind an access key. */
+export { findEc2Credential } from './credentials-store.ts'
 
 /** The identity service: its API, its token validator (for every other service), its data. */
 export interface Identity {

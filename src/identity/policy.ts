@@ -142,6 +142,7 @@ export const identityRules: Rules = {
   'identity:get_access_rule': or(ADMIN, SYS_READER, 'rule:owner'),
   'identity:list_access_rules': or(ADMIN, SYS_READER, 'rule:owner'),
   'identity:delete_access_rule': or(ADMIN, 'rule:owner'),
+
   // policies (the v3 policy blob store; Keystone deprecated it but still serves it)
   'identity:get_policy': or(ADMIN, SYS_READER),
   'identity:list_policies': or(ADMIN, SYS_READER),

@@ -17,11 +17,14 @@ const DOMAIN_TYPES = ['UserDomain', 'GroupDomain']
 export async function tagsOf(db: Db, projectIds: string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>()
   if (projectIds.length === 0) return out
-  const rows = await db.selectFrom('project_tags').select(['project_id', 'tag'])
-    .where('project_id', 'in', projectIds).orderBy('tag').execute()
-  for (const r of rows) {
-    const l = out.get(r.project_id)
-    if (l) l.push(r.tag); else out.set(r.project_id, [r.tag])
+  // In chunks, so a long list stays under every engine's limit on bound parameters.
+  for (let i = 0; i < projectIds.length; i += 500) {
+    const rows = await db.selectFrom('project_tags').select(['project_id', 'tag'])
+      .where('project_id', 'in', projectIds.slice(i, i + 500)).orderBy('tag').execute()
+    for (const r of rows) {
+      const l = out.get(r.project_id)
+      if (l) l.push(r.tag); else out.set(r.project_id, [r.tag])
+    }
   }
   return out
 }
@@ -137,6 +140,11 @@ export async function deleteProjects(db: Db, ids: string[]): Promise<void> {
   await db.deleteFrom('assignments').where('type', 'in', PROJECT_TYPES).where('target_id', 'in', ids).execute()
   await db.deleteFrom('project_tags').where('project_id', 'in', ids).execute()
   await db.deleteFrom('credentials').where('project_id', 'in', ids).execute()
+  // Application credentials bound to them, with their links (not their users' access rules,
+  // which belong to the users and outlive the credentials).
+  const appCreds = db.selectFrom('application_credentials').select('id').where('project_id', 'in', ids)
+  await db.deleteFrom('app_cred_access_rules').where('app_cred_id', 'in', appCreds).execute()
+  await db.deleteFrom('app_cred_roles').where('app_cred_id', 'in', appCreds).execute()
   await db.deleteFrom('application_credentials').where('project_id', 'in', ids).execute()
   // The catalog's project-endpoint and project-endpoint-group associations (OS-EP-FILTER).
   await db.deleteFrom('project_endpoints').where('project_id', 'in', ids).execute()
@@ -166,12 +174,14 @@ export async function deleteDomainContents(db: Db, domainId: string): Promise<vo
     eb.and([eb('type', 'in', ['GroupProject', 'GroupDomain', 'GroupSystem']), eb('actor_id', 'in', groups)]),
   ])).execute()
   await db.deleteFrom('credentials').where('user_id', 'in', users).execute()
-  // Application credentials, access rules, password history and memberships go by cascade
-  // with their user or group; delete them explicitly anyway so no engine setting matters.
+  // Application credentials (with their role and access-rule links), access rules, password
+  // history and memberships go by cascade with their user or group; delete them explicitly
+  // anyway so no engine setting matters.
   const appCreds = db.selectFrom('application_credentials').select('id').where('user_id', 'in', users)
-  await db.deleteFrom('access_rules').where('app_cred_id', 'in', appCreds).execute()
+  await db.deleteFrom('app_cred_access_rules').where('app_cred_id', 'in', appCreds).execute()
   await db.deleteFrom('app_cred_roles').where('app_cred_id', 'in', appCreds).execute()
   await db.deleteFrom('application_credentials').where('user_id', 'in', users).execute()
+  await db.deleteFrom('access_rules').where('user_id', 'in', users).execute()
   await db.deleteFrom('password_history').where('user_id', 'in', users).execute()
   await db.deleteFrom('user_groups').where((eb) => eb.or([eb('user_id', 'in', users), eb('group_id', 'in', groups)])).execute()
   await db.deleteFrom('users').where('domain_id', '=', domainId).execute()

@@ -95,7 +95,8 @@ export async function deleteRole(c: IdentityCtx, roleId: string): Promise<void> 
     await tx.deleteFrom('app_cred_roles').where('role_id', '=', roleId).execute()
     if (appCreds.length > 0) {
       const ids = appCreds.map((a) => a.id)
-      await tx.deleteFrom('access_rules').where('app_cred_id', 'in', ids).execute()
+      // Their links go; the access rules stay with their users (Keystone keeps them too).
+      await tx.deleteFrom('app_cred_access_rules').where('app_cred_id', 'in', ids).execute()
       await tx.deleteFrom('app_cred_roles').where('app_cred_id', 'in', ids).execute()
       await tx.deleteFrom('application_credentials').where('id', 'in', ids).execute()
     }

@@ -32,7 +32,9 @@ export interface AppCredRow {
   secret_hash: string; description: string; expires_at: string | null; unrestricted: number; created_at: string
 }
 export interface AppCredRoleRow { app_cred_id: string; role_id: string }
-export interface AccessRuleRow { id: string; app_cred_id: string; service: string; path: string; method: string }
+/** An access rule belongs to its user and outlives the application credentials that use it (Keystone). */
+export interface AccessRuleRow { id: string; user_id: string; service: string; path: string; method: string }
+export interface AppCredAccessRuleRow { app_cred_id: string; access_rule_id: string }
 /** A revocation event: tokens matching every non-null field, issued at or before issued_before, are invalid. */
 export interface RevocationRow {
   id?: number; audit_id: string | null; user_id: string | null; project_id: string | null
@@ -66,6 +68,7 @@ export interface IdentitySchema {
   application_credentials: AppCredRow
   app_cred_roles: AppCredRoleRow
   access_rules: AccessRuleRow
+  app_cred_access_rules: AppCredAccessRuleRow
   revocation_events: RevocationRow
   policies: PolicyRow
   endpoint_groups: EndpointGroupRow
@@ -211,10 +214,15 @@ export const identityMigrations: Migration[] = [{
       .addPrimaryKeyConstraint('app_cred_roles_pk', ['app_cred_id', 'role_id']).execute()
     await s.createTable('access_rules')
       .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('app_cred_id', 'text', (c) => c.notNull().references('application_credentials.id').onDelete('cascade'))
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('service', 'text', (c) => c.notNull())
       .addColumn('path', 'text', (c) => c.notNull())
-      .addColumn('method', 'text', (c) => c.notNull()).execute()
+      .addColumn('method', 'text', (c) => c.notNull())
+      .addUniqueConstraint('access_rules_user_rule', ['user_id', 'service', 'path', 'method']).execute()
+    await s.createTable('app_cred_access_rules')
+      .addColumn('app_cred_id', 'text', (c) => c.notNull().references('application_credentials.id').onDelete('cascade'))
+      .addColumn('access_rule_id', 'text', (c) => c.notNull().references('access_rules.id').onDelete('cascade'))
+      .addPrimaryKeyConstraint('app_cred_access_rules_pk', ['app_cred_id', 'access_rule_id']).execute()
     await s.createTable('revocation_events')
       .addColumn('id', autoId as 'integer', auto)
       .addColumn('audit_id', 'text')

@@ -189,7 +189,7 @@ async function checkHistory(c: IdentityCtx, u: UserRow, next: string): Promise<v
 
 /**
  * Deletes a user and what hangs off it: group memberships, role assignments, credentials,
- * application credentials (with their roles and access rules) and password history.
+ * application credentials (with their role and access-rule links), access rules and password history.
  * Tokens are revoked by the caller.
  */
 export async function deleteUserCascade(db: Kysely<IdentitySchema>, userId: string): Promise<void> {
@@ -201,10 +201,12 @@ export async function deleteUserCascade(db: Kysely<IdentitySchema>, userId: stri
     const appCreds = (await tx.selectFrom('application_credentials').select('id').where('user_id', '=', userId).execute())
       .map((r) => r.id)
     if (appCreds.length > 0) {
-      await tx.deleteFrom('access_rules').where('app_cred_id', 'in', appCreds).execute()
+      await tx.deleteFrom('app_cred_access_rules').where('app_cred_id', 'in', appCreds).execute()
       await tx.deleteFrom('app_cred_roles').where('app_cred_id', 'in', appCreds).execute()
       await tx.deleteFrom('application_credentials').where('id', 'in', appCreds).execute()
     }
+    // The user's access rules go with the user (Keystone's _delete_access_rules_for_user).
+    await tx.deleteFrom('access_rules').where('user_id', '=', userId).execute()
     await tx.deleteFrom('password_history').where('user_id', '=', userId).execute()
     await tx.deleteFrom('users').where('id', '=', userId).execute()
   })

@@ -57,14 +57,23 @@ describe('identity with the openstack CLI', { skip: !hasOsc && 'openstack CLI no
     assert.equal(contains.code, 0, contains.stderr)
     assert.match(contains.stdout, /e2e-u1 in group e2e-g1/)
 
-    // The new user authenticates with its password, scoped to its project.
-    const asUser = ['--os-username', 'e2e-u1', '--os-password', 'pw-e2e-1', '--os-project-name', 'e2e-p1']
-    const ut = await oscJson(...asUser, 'token', 'issue')
+    // The new user authenticates with its password, scoped to its project (plain OS_* variables:
+    // with OS_CLOUD set, the CLI ignores --os-project-name).
+    const userEnv = { ...process.env, OS_CLOUD: '', OS_CLIENT_CONFIG_FILE: '/nonexistent', OS_AUTH_URL: cloud.identityUrl,
+      OS_IDENTITY_API_VERSION: '3', OS_USERNAME: 'e2e-u1', OS_PASSWORD: 'pw-e2e-1', OS_PROJECT_NAME: 'e2e-p1',
+      OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default' }
+    const asUserRun = (...args: string[]) => run('openstack', args, userEnv)
+    const asUserJson = async (...args: string[]) => {
+      const r = await asUserRun(...args, '-f', 'json')
+      assert.equal(r.code, 0, `openstack (as e2e-u1) ${args.join(' ')} failed: ${r.stderr}`)
+      return JSON.parse(r.stdout)
+    }
+    const ut = await asUserJson('token', 'issue')
     assert.equal(ut.user_id, u.id)
     assert.equal(ut.project_id, p.id)
 
     // It creates an application credential and authenticates with it.
-    const ac = await oscJson(...asUser, 'application', 'credential', 'create', '--description', 'ci', 'e2e-ac1')
+    const ac = await asUserJson('application', 'credential', 'create', '--description', 'ci', 'e2e-ac1')
     assert.ok(ac.secret && ac.secret.length >= 32)
     const acEnv = { ...cloud.env, OS_CLOUD: '', OS_CLIENT_CONFIG_FILE: '/nonexistent' }
     const acToken = await run('openstack', ['--os-auth-type', 'v3applicationcredential', '--os-auth-url', cloud.identityUrl,
@@ -79,18 +88,18 @@ describe('identity with the openstack CLI', { skip: !hasOsc && 'openstack CLI no
     assert.match(badAc.stderr, /401/)
 
     // A wrong password: the CLI reports Keystone's 401.
-    const bad = await osc('--os-username', 'e2e-u1', '--os-password', 'wrong', '--os-project-name', 'e2e-p1', 'token', 'issue')
+    const bad = await run('openstack', ['token', 'issue'], { ...userEnv, OS_PASSWORD: 'wrong' })
     assert.notEqual(bad.code, 0)
     assert.match(bad.stderr, /The request you have made requires authentication.*HTTP 401/)
 
     // A member cannot create users.
-    const denied = await osc(...asUser, 'user', 'create', '--password', 'x', 'e2e-nope')
+    const denied = await asUserRun('user', 'create', '--password', 'x', 'e2e-nope')
     assert.notEqual(denied.code, 0)
     assert.match(denied.stderr, /HTTP 403/)
 
     // Remove the role: the user's project token no longer validates and it cannot authenticate to the project.
     assert.equal((await osc('role', 'remove', '--project', 'e2e-p1', '--user', 'e2e-u1', 'member')).code, 0)
-    const after = await osc(...asUser, 'token', 'issue')
+    const after = await asUserRun('token', 'issue')
     assert.notEqual(after.code, 0)
     assert.equal((await osc('group', 'remove', 'user', 'e2e-g1', 'e2e-u1')).code, 0)
     assert.equal((await osc('group', 'delete', 'e2e-g1')).code, 0)

@@ -32,6 +32,7 @@ export async function startCloudProcess(o: CloudProcessOptions): Promise<CloudPr
   let child!: ChildProcess
   const identityUrl = `http://127.0.0.1:${5000 + o.portOffset}/v3`
   const launch = async () => {
+    const from = out.length  // a restart looks for its own banner, not the previous one
     child = spawn(process.execPath, [join(ROOT, 'bin/cumulo.js'), 'up', '--data-dir', dataDir,
       '--port-offset', String(o.portOffset), ...(o.args ?? [])], {
       env: { ...process.env, CUMULO_LOG_LEVEL: 'warn', ...(o.adminPassword ? { CUMULO_ADMIN_PASSWORD: o.adminPassword } : {}) },
@@ -42,7 +43,7 @@ export async function startCloudProcess(o: CloudProcessOptions): Promise<CloudPr
     const deadline = Date.now() + 30_000
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`cumulo up exited ${child.exitCode}:\n${out}`)
-      if (out.includes('Cumulo is up.')) return
+      if (out.indexOf('Cumulo is up.', from) >= 0) return
       await new Promise((r) => setTimeout(r, 100))
     }
     child.kill('SIGKILL')

@@ -22,6 +22,8 @@ declare module 'fastify' {
     public?: boolean
     /** A token is read if given, but not required; the handler decides. */
     optionalAuth?: boolean
+    /** The handler enforces the policy itself (the rule depends on the resource it loads). */
+    selfPolicy?: boolean
   }
 }
 
@@ -106,7 +108,7 @@ export function createApi(opts: ApiOptions): Api {
   // Every route states its policy or that it is public: nothing is reachable by accident.
   app.addHook('onRoute', (route) => {
     const cfg = (route.config ?? {}) as { policy?: string; public?: boolean; optionalAuth?: boolean; selfPolicy?: boolean }
-    if (!cfg.policy && !cfg.public && !cfg.optionalAuth && !(cfg as any).selfPolicy && route.method !== 'HEAD') {
+    if (!cfg.policy && !cfg.public && !cfg.optionalAuth && !cfg.selfPolicy && route.method !== 'HEAD') {
       throw new Error(`${opts.name}: route ${route.method} ${route.url} declares no policy`)
     }
   })

@@ -33,7 +33,7 @@ const RuleParams = Type.Object({
 })
 
 /** The handler picks the rule (global and domain-specific roles have different rules in Keystone). */
-const SELF_POLICY = { selfPolicy: true } as unknown as FastifyContextConfig
+const SELF_POLICY: FastifyContextConfig = { selfPolicy: true }
 
 interface RoleBody {
   name?: string; description?: string | null; domain_id?: string | null
