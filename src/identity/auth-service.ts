@@ -27,6 +27,7 @@ interface CacheEntry { generation: number; ctx: AuthContext; body: Record<string
 export class AuthService implements TokenValidator {
   private catalogCache: { generation: number; catalog: CatalogEntry[] } | null = null
   private readonly cache = new Map<string, CacheEntry>()
+  private readonly payloads = new Map<string, TokenPayload>()
 
   constructor(private readonly c: IdentityCtx, private readonly keys: KeyRepository) {}
 
@@ -270,9 +271,23 @@ export class AuthService implements TokenValidator {
 
   // ---------------------------------------------------------------- validate
 
+  /** Re-reads the token keys; tokens sealed with a removed key stop validating. */
+  reloadKeys(): void {
+    if (this.keys.load()) { this.payloads.clear(); this.cache.clear() }
+  }
+
   /** Decodes and checks expiry and revocation; no database access. Throws 401. */
   private async validatePayload(token: string, allowExpired = false): Promise<TokenPayload> {
-    const p = decodeToken(this.keys, token)
+    // Decoding is pure (same token, same payload), so it is cached; expiry and revocation
+    // are checked on every call.
+    let p = this.payloads.get(token) ?? null
+    if (!p) {
+      p = decodeToken(this.keys, token)
+      if (p) {
+        if (this.payloads.size >= 100_000) this.payloads.clear()
+        this.payloads.set(token, p)
+      }
+    }
     if (!p) throw unauth('The request you have made requires authentication.')
     if (!allowExpired && p.expiresAt <= this.c.clock.now()) throw unauth('The token has expired.')
     if (this.c.revocations.isRevoked(this.facts(p))) throw unauth('The token has been revoked.')

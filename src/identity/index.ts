@@ -85,8 +85,10 @@ export async function createIdentity(core: Core, opts: IdentityOptions): Promise
   const timer = core.db.engine === 'postgres'
     ? setInterval(() => { revocations.refresh().then(() => ctx.changed(), () => {}) }, 2000).unref()
     : undefined
+  // `cumulo token-keys rotate` runs in another process: pick its keys up.
+  const keyTimer = opts.keyDir ? setInterval(() => { try { auth.reloadKeys() } catch (err) { ctx.log.error({ err }, 'token keys') } }, 10_000).unref() : undefined
   return {
     api, auth, ctx,
-    async close() { if (timer) clearInterval(timer); await api.close() },
+    async close() { if (timer) clearInterval(timer); if (keyTimer) clearInterval(keyTimer); await api.close() },
   }
 }

@@ -30,9 +30,9 @@ export class KeyRepository {
     return r
   }
 
-  /** Re-reads the key files (another process may have rotated them). */
-  load(): void {
-    if (!this.dir) return
+  /** Re-reads the key files (another process may have rotated them); true when they changed. */
+  load(): boolean {
+    if (!this.dir) return false
     const keys = new Map<number, Buffer>()
     for (const f of readdirSync(this.dir)) {
       if (!/^\d+$/.test(f)) continue
@@ -40,8 +40,11 @@ export class KeyRepository {
       if (k.length === 32) keys.set(Number(f), k)
     }
     if (keys.size < 2) throw new Error(`token key repository ${this.dir} holds fewer than 2 keys`)
+    const changed = keys.size !== this.keys.size ||
+      [...keys].some(([n, k]) => !this.keys.get(n)?.equals(k))
     this.keys = keys
     this.primary = Math.max(...keys.keys())
+    return changed
   }
 
   /**
