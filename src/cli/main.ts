@@ -5,6 +5,7 @@ import YAML from 'yaml'
 import type { IdentityConfig } from '../identity/index.ts'
 import { KeyRepository } from '../identity/token-keys.ts'
 import { startAllInOne } from './all-in-one.ts'
+import { ringCommand } from '../object/ring/cli.ts'
 
 const USAGE = `cumulo — an open cloud speaking the OpenStack and S3 APIs
 
@@ -12,6 +13,8 @@ Usage:
   cumulo up [--data-dir DIR] [--bind IP] [--public-host HOST] [--database URL]
             [--port-offset N] [--config FILE] [--set section.option=value ...]
       Start the all-in-one cloud in this process. Writes DIR/clouds.yaml (cloud "cumulo").
+  cumulo ring create|add|remove|set-weight|rebalance|show|get-nodes|write …
+      Build and inspect object-storage rings (run without arguments for usage).
   cumulo token-keys rotate [--data-dir DIR]
       Rotate the token encryption keys (restart or wait for reload on other controllers).
   cumulo help
@@ -122,6 +125,9 @@ async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv
   switch (cmd) {
     case 'up': return up(rest)
+    case 'ring':
+      process.exitCode = await ringCommand(rest)
+      return
     case 'token-keys': {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true,
         options: { 'data-dir': { type: 'string', default: '.cumulo' } } })

@@ -1,6 +1,6 @@
 // Swift's path hashing: where an account, container or object lives is decided by the md5
 // of its path salted with a cluster-wide secret prefix and suffix (swift.common.utils.hash_path).
-import { createHash, randomBytes } from 'node:crypto'
+import { hash as oneShotHash, randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -70,22 +70,27 @@ function parseHashConfig(text: string, path: string): HashConfig {
   return { prefix: o.prefix, suffix: o.suffix }
 }
 
-/**
- * The raw 16-byte md5 of `prefix/account[/container[/object]]suffix` (UTF-8), exactly as Swift's
- * hash_path. As in Swift an empty container or object counts as absent, and an object without
- * a container is an error.
- */
-export function hashPathRaw(cfg: HashConfig, account: string, container?: string, object?: string): Buffer {
+function pathOf(cfg: HashConfig, account: string, container?: string, object?: string): string {
   if (object && !container) throw new Error('container is required if object is provided')
   let path = cfg.prefix + '/' + account
   if (container) path += '/' + container
   if (object) path += '/' + object
-  return createHash('md5').update(path + cfg.suffix, 'utf8').digest()
+  return path + cfg.suffix
 }
 
-/** Swift's hash_path: the 32-hex md5 naming an account, container or object on disk. */
+/**
+ * Swift's hash_path: the 32-hex md5 of `prefix/account[/container[/object]]suffix` (UTF-8),
+ * naming an account, container or object on disk. As in Swift an empty container or object
+ * counts as absent, and an object without a container is an error.
+ */
 export function hashPath(cfg: HashConfig, account: string, container?: string, object?: string): string {
-  return hashPathRaw(cfg, account, container, object).toString('hex')
+  // One-shot crypto.hash with hex output is several times faster than createHash() here.
+  return oneShotHash('md5', pathOf(cfg, account, container, object), 'hex')
+}
+
+/** hashPath as the raw 16 bytes. */
+export function hashPathRaw(cfg: HashConfig, account: string, container?: string, object?: string): Buffer {
+  return Buffer.from(hashPath(cfg, account, container, object), 'hex')
 }
 
 /** The partition of a hash: its first 4 bytes, big-endian, shifted right by 32 - partPower. */
