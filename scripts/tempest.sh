@@ -69,7 +69,7 @@ user_minimum_password_age = 0
 [identity-feature-enabled]
 api_v2 = false
 api_v3 = true
-trust = false
+trust = true
 application_credentials = true
 access_rules = true
 project_tags = true

@@ -1,27 +1,34 @@
 import type { AuthContext, TokenValidator } from '../core/auth.ts'
 import { isoMicro } from '../core/clock.ts'
-import { CloudError, badRequest, notFound } from '../core/errors.ts'
+import { CloudError, badRequest, forbidden, notFound } from '../core/errors.ts'
 import { type CatalogEntry, loadCatalog, scopeCatalog } from './catalog.ts'
 import type { IdentityCtx } from './context.ts'
 import { type Scope, effectiveRoles } from './effective-roles.ts'
 import { verifyPassword } from './passwords.ts'
 import { isLocked } from './users-store.ts'
-import type { AppCredRow, ProjectRow, UserRow } from './schema.ts'
+import type { AppCredRow, ProjectRow, TrustRow, UserRow } from './schema.ts'
 import type { KeyRepository } from './token-keys.ts'
 import { type TokenPayload, decodeToken, encodeToken, newAuditId } from './tokens.ts'
+import { type TrustGrant, trustForIssue, trustGrant } from './trust-tokens.ts'
+import { consumeUse } from './trusts-store.ts'
 
 const unauth = (msg = 'The request you have made requires authentication.') => new CloudError('Unauthorized', msg)
+
+/** The caller as identity sees it: an AuthContext, plus the trust of a trust-scoped token. */
+export interface IdentityAuthContext extends AuthContext {
+  trust?: { id: string; trustorId: string; trusteeId: string; impersonation: boolean }
+}
 
 /** The token body as Keystone returns it, plus what services need to build an AuthContext. */
 export interface IssuedToken {
   id: string
   payload: TokenPayload
   body: Record<string, unknown>
-  ctx: AuthContext
+  ctx: IdentityAuthContext
 }
 
 /** Validated tokens, cached until the identity data changes or the token expires. */
-interface CacheEntry { generation: number; ctx: AuthContext; body: Record<string, unknown> }
+interface CacheEntry { generation: number; ctx: IdentityAuthContext; body: Record<string, unknown> }
 
 /** The heart of identity: authenticates, issues, validates and revokes tokens. */
 export class AuthService implements TokenValidator {
@@ -43,6 +50,7 @@ export class AuthService implements TokenValidator {
     let expiresAt = now + this.c.config.tokenExpiration * 1000
     let auditIds = [newAuditId()]
     let appCred: AppCredRow | undefined
+    let trust: TrustRow | undefined
     let inherited: string[] = []
 
     if (methods.includes('password')) {
@@ -55,6 +63,10 @@ export class AuthService implements TokenValidator {
       // Keystone: a bad token in the token method is "Failed to validate token" (404).
       const prior = await this.validatePayload(t.id).catch(() => { throw notFound('Failed to validate token') })
       if (prior.appCredId) throw new CloudError('Forbidden', 'Application credentials cannot be used to rescope a token.')
+      if (prior.trustId) {
+        throw forbidden('You are not authorized to perform the requested action: Using trust-scoped token to create another ' +
+          'token. Create a new trust-scoped token instead.')
+      }
       userId = prior.userId
       expiresAt = prior.expiresAt
       auditIds = [newAuditId(), prior.auditIds[prior.auditIds.length - 1]!]
@@ -71,7 +83,18 @@ export class AuthService implements TokenValidator {
     }
 
     // Scope: explicit, else the user's default project (if it grants roles), else unscoped.
-    let scope = await this.resolveScope(auth.scope)
+    // A trust scope is the trust's project, with the trust's roles (checked in render).
+    const trustRef = typeof auth.scope === 'object' ? auth.scope['OS-TRUST:trust'] : undefined
+    let scope: Scope | undefined
+    if (trustRef !== undefined) {
+      if (appCred) throw unauth('Application credentials cannot request a scope.')
+      trust = await trustForIssue(this.c, auth.scope as Record<string, unknown>)
+      if (trust.project_id) scope = { project: trust.project_id }
+      // A token issued through a trust lives no longer than the trust.
+      if (trust.expires_at) expiresAt = Math.min(expiresAt, Date.parse(trust.expires_at))
+    } else {
+      scope = await this.resolveScope(auth.scope)
+    }
     if (appCred) {
       const forced: Scope = appCred.project_id ? { project: appCred.project_id } : { system: true }
       if (scope && JSON.stringify(scope) !== JSON.stringify(forced)) {
@@ -90,9 +113,12 @@ export class AuthService implements TokenValidator {
       ...(scope && 'project' in scope ? { projectId: scope.project } : {}),
       ...(scope && 'domain' in scope ? { domainId: scope.domain } : {}),
       ...(scope && 'system' in scope ? { system: true } : {}),
+      ...(trust ? { trustId: trust.id } : {}),
     }
     const id = encodeToken(this.keys, payload)
     const { body, ctx } = await this.render(payload, { catalog: true })
+    // Keystone consumes a use only once the token has been built.
+    if (trust && trust.remaining_uses !== null) await consumeUse(this.c.db, trust.id)
     return { id, payload, body, ctx }
   }
 
@@ -180,7 +206,6 @@ export class AuthService implements TokenValidator {
       if (s.system.all !== true) throw badRequest('Only system scope "all" is supported.')
       return { system: true }
     }
-    if (s['OS-TRUST:trust']) throw new CloudError('NotImplemented', 'Trusts are not supported by this cloud.')
     return undefined
   }
 
@@ -199,9 +224,12 @@ export class AuthService implements TokenValidator {
    * Builds the token body from current data (names, roles, catalog). Throws 401 (on
    * issue) or 404 (on validation, via the caller) when the token no longer grants anything.
    */
-  private async render(p: TokenPayload, o: { catalog: boolean }): Promise<{ body: Record<string, unknown>; ctx: AuthContext }> {
+  private async render(p: TokenPayload, o: { catalog: boolean }): Promise<{ body: Record<string, unknown>; ctx: IdentityAuthContext }> {
     const db = this.c.db
-    const user = await this.activeUser(p.userId)
+    const authenticated = await this.activeUser(p.userId)
+    const grant: TrustGrant | undefined = p.trustId ? await trustGrant(this.c, { ...p, trustId: p.trustId }) : undefined
+    // With impersonation, the token shows (and services see) the trustor as its user.
+    const user = grant?.trust.impersonation ? grant.trustor : authenticated
     const userDomain = (await db.selectFrom('domains').select(['id', 'name']).where('id', '=', user.domain_id).executeTakeFirstOrThrow())
     const token: Record<string, unknown> = {
       methods: p.methods,
@@ -213,10 +241,19 @@ export class AuthService implements TokenValidator {
       expires_at: isoMicro(p.expiresAt),
       issued_at: isoMicro(p.issuedAt),
     }
-    const ctx: AuthContext = {
+    const ctx: IdentityAuthContext = {
       userId: user.id, userName: user.name, userDomainId: userDomain.id, userDomainName: userDomain.name,
       roles: [], isAdminProject: false, methods: p.methods, auditIds: p.auditIds,
       issuedAt: p.issuedAt, expiresAt: p.expiresAt,
+    }
+    if (grant) {
+      const t = grant.trust
+      token['OS-TRUST:trust'] = {
+        id: t.id, impersonation: t.impersonation === 1,
+        trustee_user: { id: t.trustee_user_id }, trustor_user: { id: t.trustor_user_id },
+      }
+      ctx.trust = { id: t.id, trustorId: t.trustor_user_id, trusteeId: t.trustee_user_id, impersonation: t.impersonation === 1 }
+      if (!p.projectId) token.roles = []
     }
     let scope: Scope | undefined
     if (p.projectId) {
@@ -225,7 +262,8 @@ export class AuthService implements TokenValidator {
       const pd = await db.selectFrom('domains').select(['id', 'name', 'enabled']).where('id', '=', proj.domain_id).executeTakeFirstOrThrow()
       if (!proj.enabled || !pd.enabled) throw unauth(`Project ${proj.id} is disabled.`)
       token.project = { domain: { id: pd.id, name: pd.name }, id: proj.id, name: proj.name }
-      token.is_domain = false
+      // Keystone's trust-scoped token body has no is_domain.
+      if (!grant) token.is_domain = false
       Object.assign(ctx, { projectId: proj.id, projectName: proj.name, projectDomainId: pd.id, projectDomainName: pd.name })
       scope = { project: proj.id }
     } else if (p.domainId) {
@@ -241,7 +279,7 @@ export class AuthService implements TokenValidator {
       scope = { system: true }
     }
     if (scope) {
-      let roles = await effectiveRoles(db, user.id, scope)
+      let roles = grant ? grant.roles : await effectiveRoles(db, user.id, scope)
       if (p.appCredId) {
         const ac = await db.selectFrom('application_credentials').selectAll().where('id', '=', p.appCredId).executeTakeFirst()
         if (!ac) throw unauth('Could not find application credential.')
@@ -310,20 +348,25 @@ export class AuthService implements TokenValidator {
    * Full validation as `GET /v3/auth/tokens` does it. Results are cached per token until
    * the identity data changes (generation) so the hot path costs one decryption.
    */
-  async validateFull(token: string, o: { catalog: boolean; allowExpired?: boolean }): Promise<{ ctx: AuthContext; body: Record<string, unknown> }> {
+  async validateFull(token: string, o: { catalog: boolean; allowExpired?: boolean }): Promise<{ ctx: IdentityAuthContext; body: Record<string, unknown> }> {
     const p = await this.validatePayload(token, o.allowExpired)
     const key = o.catalog ? 'c' + token : token
     const hit = this.cache.get(key)
     if (hit && hit.generation === this.c.generation) return hit
     const generation = this.c.generation
-    let out: { body: Record<string, unknown>; ctx: AuthContext }
+    let out: { body: Record<string, unknown>; ctx: IdentityAuthContext }
     try {
       out = await this.render(p, o)
     } catch (err) {
-      if (err instanceof CloudError && err.status === 401) throw unauth('The request you have made requires authentication.')
+      // 403s come from trust checks (trustor disabled, delegated roles gone): invalid too.
+      if (err instanceof CloudError && (err.status === 401 || err.status === 403)) throw unauth('The request you have made requires authentication.')
       throw err
     }
-    if (this.c.revocations.isRevoked({ ...this.facts(p), userDomainId: out.ctx.userDomainId, projectDomainId: out.ctx.projectDomainId })) {
+    const facts = { ...this.facts(p), userDomainId: out.ctx.userDomainId, projectDomainId: out.ctx.projectDomainId }
+    if (this.c.revocations.isRevoked(facts)) throw unauth('The token has been revoked.')
+    // Events about the trustor also revoke tokens issued through its trusts (Keystone's
+    // revoke model matches user_id against the trustor and the trustee).
+    if (out.ctx.trust && this.c.revocations.isRevoked({ ...facts, userId: out.ctx.trust.trustorId })) {
       throw unauth('The token has been revoked.')
     }
     if (this.cache.size > 50_000) this.cache.clear()
@@ -361,6 +404,6 @@ export interface AuthRequest {
     project?: { id?: string; name?: string; domain?: { id?: string; name?: string } }
     domain?: { id?: string; name?: string }
     system?: { all?: boolean }
-    'OS-TRUST:trust'?: unknown
+    'OS-TRUST:trust'?: { id?: string }
   }
 }

@@ -24,6 +24,7 @@ import { policyRoutes } from './api/policies.ts'
 import { endpointGroupRoutes } from './api/endpoint-groups.ts'
 import { consumerRoutes } from './api/consumers.ts'
 import { domainConfigRoutes } from './api/domain-configs.ts'
+import { trustRoutes } from './api/trusts.ts'
 
 export type { IdentityConfig } from './context.ts'
 export { bootstrapIdentity, registerEndpoints } from './bootstrap.ts'
@@ -81,6 +82,7 @@ export async function createIdentity(core: Core, opts: IdentityOptions): Promise
   endpointGroupRoutes(api, ctx)
   consumerRoutes(api, ctx)
   domainConfigRoutes(api, ctx)
+  trustRoutes(api, ctx)
   // With several controllers on one database, pick up their revocations and changes.
   const timer = core.db.engine === 'postgres'
     ? setInterval(() => { revocations.refresh().then(() => ctx.changed(), () => {}) }, 2000).unref()

@@ -183,4 +183,16 @@ export const identityRules: Rules = {
   'identity:delete_domain_config': ADMIN,
   // Keystone's check_str is '' (any authenticated caller): UIs read the password rules.
   'identity:get_security_compliance_domain_config': '@',
+
+  // OS-TRUST (keystone/common/policies/trust.py, new defaults OR'ed with the deprecated ones)
+  'identity:create_trust': 'user_id:%(trust.trustor_user_id)s',
+  'identity:list_trusts': or(ADMIN, SYS_READER),
+  'identity:list_trusts_for_trustor': or(ADMIN, SYS_READER, 'user_id:%(target.trust.trustor_user_id)s'),
+  'identity:list_trusts_for_trustee': or(ADMIN, SYS_READER, 'user_id:%(target.trust.trustee_user_id)s'),
+  'identity:get_trust': or(ADMIN, SYS_READER, 'user_id:%(target.trust.trustor_user_id)s', 'user_id:%(target.trust.trustee_user_id)s'),
+  'identity:delete_trust': or(ADMIN, 'user_id:%(target.trust.trustor_user_id)s'),
+  'identity:list_roles_for_trust': or(ADMIN, SYS_READER, 'user_id:%(target.trust.trustor_user_id)s',
+    'user_id:%(target.trust.trustee_user_id)s'),
+  'identity:get_role_for_trust': or(ADMIN, SYS_READER, 'user_id:%(target.trust.trustor_user_id)s',
+    'user_id:%(target.trust.trustee_user_id)s'),
 }

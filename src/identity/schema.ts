@@ -49,6 +49,18 @@ export interface ProjectEndpointRow { endpoint_id: string; project_id: string }
 export interface ConsumerRow { id: string; description: string; secret_hash: string; extra: string }
 /** Domain-specific configuration options (`/v3/domains/{id}/config`). */
 export interface DomainConfigRow { domain_id: string; group_name: string; option_name: string; value: string; sensitive: number }
+/**
+ * An OS-TRUST trust: the trustor delegates some of its roles on a project to the trustee.
+ * Deleting a trust removes the row (and, by cascade, its roles and the trusts redelegated
+ * from it); so does deleting its trustor, trustee or project.
+ */
+export interface TrustRow {
+  id: string; trustor_user_id: string; trustee_user_id: string; project_id: string | null
+  impersonation: number; expires_at: string | null; remaining_uses: number | null
+  redelegated_trust_id: string | null; redelegation_count: number; extra: string; created_at: string
+}
+/** A role a trust delegates; no foreign key on the role (a deleted role breaks the trust, as in Keystone). */
+export interface TrustRoleRow { trust_id: string; role_id: string }
 
 export interface IdentitySchema {
   domains: DomainRow
@@ -76,6 +88,8 @@ export interface IdentitySchema {
   project_endpoints: ProjectEndpointRow
   consumers: ConsumerRow
   domain_configs: DomainConfigRow
+  trusts: TrustRow
+  trust_roles: TrustRoleRow
 }
 
 export const identityMigrations: Migration[] = [{
@@ -270,5 +284,32 @@ export const identityMigrations: Migration[] = [{
       .addColumn('value', 'text', (c) => c.notNull())
       .addColumn('sensitive', 'integer', (c) => c.notNull().defaultTo(0))
       .addPrimaryKeyConstraint('domain_configs_pk', ['domain_id', 'group_name', 'option_name']).execute()
+  },
+}, {
+  version: 3,
+  name: 'OS-TRUST trusts',
+  async up(db: Kysely<any>) {
+    const s = db.schema
+    await s.createTable('trusts')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('trustor_user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('trustee_user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('project_id', 'text', (c) => c.references('projects.id').onDelete('cascade'))
+      .addColumn('impersonation', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'text')
+      .addColumn('remaining_uses', 'integer')
+      .addColumn('redelegated_trust_id', 'text', (c) => c.references('trusts.id').onDelete('cascade'))
+      .addColumn('redelegation_count', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('extra', 'text', (c) => c.notNull().defaultTo('{}'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      // Keystone's duplicate_trust_constraint.
+      .addUniqueConstraint('trusts_duplicate', ['trustor_user_id', 'trustee_user_id', 'project_id', 'impersonation', 'expires_at'])
+      .execute()
+    await s.createIndex('trusts_trustee').on('trusts').column('trustee_user_id').execute()
+    await s.createIndex('trusts_redelegated').on('trusts').column('redelegated_trust_id').execute()
+    await s.createTable('trust_roles')
+      .addColumn('trust_id', 'text', (c) => c.notNull().references('trusts.id').onDelete('cascade'))
+      .addColumn('role_id', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('trust_roles_pk', ['trust_id', 'role_id']).execute()
   },
 }]

@@ -34,7 +34,7 @@ const AuthBody = Type.Object({
       project: Type.Optional(Scoped),
       domain: Type.Optional(Type.Object({ id: Type.Optional(Type.String()), name: Type.Optional(Type.String()) })),
       system: Type.Optional(Type.Object({ all: Type.Optional(Type.Boolean()) })),
-      'OS-TRUST:trust': Type.Optional(Type.Unknown()),
+      'OS-TRUST:trust': Type.Optional(Type.Object({ id: Type.Optional(Type.String()) })),
     })])),
   }),
 })
@@ -44,7 +44,9 @@ const TokenQuery = Type.Object({
   allow_expired: Type.Optional(Type.String()),
 })
 
-/** `/v3/auth/*`: issue, validate, check and revoke tokens; the token's own catalog and scopes. */
+/**
+ * `/v3/auth/*`: issue, validate, check and revoke tokens; the token's own catalog and scopes.
+ */
 export function authRoutes(api: Api, c: IdentityCtx, auth: AuthService): void {
   api.post('/v3/auth/tokens', { schema: { body: AuthBody, querystring: TokenQuery }, config: { public: true } }, async (req, reply) => {
     const body = req.body as { auth: AuthRequest }
