@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util'
 import { type CloudProcess, startCloudProcess } from '../test/support/cloud-process.ts'
 import { load } from './http-load.ts'
+import { identityHarness } from '../src/identity/testing.ts'
 
 const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '5' },
@@ -52,7 +53,36 @@ try {
       method: 'POST', path: '/v3/auth/tokens', body: JSON.stringify({ auth: { identity: { methods: ['application_credential'],
         application_credential: { id: ac.id, secret: ac.secret } } } }) }) })
   }
+  results.in_process = await inProcess(seconds)
   process.stdout.write(JSON.stringify({ bench: 'identity', seconds, node: process.version, results }, null, 1) + '\n')
 } finally {
   await cloud?.destroy()
+}
+
+/**
+ * The middleware path other services use in all-in-one mode: AuthService.validate() in this
+ * process (in-memory SQLite). `cached` is the steady state; `uncached` forces a re-render from
+ * the database before every call (what happens after any identity write).
+ */
+async function inProcess(secs: number) {
+  const h = await identityHarness()
+  const auth = h.identity.auth
+  const out: Record<string, unknown> = {}
+  for (const c of [1, 16]) {
+    for (const mode of ['cached', 'uncached'] as const) {
+      let n = 0
+      const end = performance.now() + secs * 1000
+      const t0 = performance.now()
+      await Promise.all(Array.from({ length: c }, async () => {
+        while (performance.now() < end) {
+          if (mode === 'uncached') h.identity.ctx.changed()
+          await auth.validate(h.adminToken)
+          n++
+        }
+      }))
+      out[`validate_${mode}_c${c}`] = { validations: n, perSecond: Math.round(n / ((performance.now() - t0) / 1000)) }
+    }
+  }
+  await h.close()
+  return out
 }

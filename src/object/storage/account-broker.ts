@@ -5,7 +5,8 @@ import {
   createDbFile, DatabaseBroker, openDbFile, type BrokerKind, type Metadata, type Sqlite,
 } from './db-broker.ts'
 import { rangeSql, walkListing, type ListParams, type NameRange, type Subdir } from './db-listing.ts'
-import { compareTimestamps, nowTimestamp, ZERO_TIMESTAMP } from './db-timestamp.ts'
+import { DbError } from './db-broker.ts'
+import { compareTimestamps, isTimestamp, normalizeTimestamp, nowTimestamp, ZERO_TIMESTAMP } from './db-timestamp.ts'
 import { deviceOfDbPath } from './container-broker.ts'
 
 /** A container row as the account DB stores and replicates it. */
@@ -251,4 +252,32 @@ function listingQuery(range: NameRange): { sql: string; args: unknown[] } {
       WHERE deleted = 0${where ? ' AND ' + where : ''} ORDER BY name ${order} LIMIT ?`,
     args: [...args, range.limit],
   }
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+
+/** Checks container rows received from the network (REPLICATE merge_items); DbError 400 if malformed. */
+export function toContainerRows(items: unknown): ContainerRow[] {
+  if (!Array.isArray(items)) throw new DbError(400, 'Invalid rows: not a list')
+  return items.map((x, i) => {
+    const r = x as Record<string, unknown>
+    const bad = (what: string) => new DbError(400, `Invalid row ${i}: ${what}`)
+    if (typeof r !== 'object' || r === null) throw bad('not an object')
+    if (typeof r.name !== 'string' || r.name === '') throw bad('name')
+    for (const k of ['put_timestamp', 'delete_timestamp'] as const) {
+      if (typeof r[k] !== 'string' || !isTimestamp(r[k] as string)) throw bad(k)
+    }
+    if (!isCount(r.object_count)) throw bad('object_count')
+    if (!isCount(r.bytes_used)) throw bad('bytes_used')
+    const deleted = r.deleted === true || r.deleted === 1 ? 1 : r.deleted === false || r.deleted === 0 ? 0 : -1
+    if (deleted < 0) throw bad('deleted')
+    const spi = r.storage_policy_index ?? 0
+    if (!isCount(spi)) throw bad('storage_policy_index')
+    if (r.ROWID !== undefined && !(typeof r.ROWID === 'number' && Number.isSafeInteger(r.ROWID))) throw bad('ROWID')
+    const row: ContainerRow = { name: r.name, put_timestamp: normalizeTimestamp(r.put_timestamp as string),
+      delete_timestamp: normalizeTimestamp(r.delete_timestamp as string), object_count: r.object_count,
+      bytes_used: r.bytes_used, deleted, storage_policy_index: spi }
+    if (typeof r.ROWID === 'number') row.ROWID = r.ROWID
+    return row
+  })
 }

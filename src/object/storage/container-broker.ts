@@ -8,7 +8,7 @@ import {
 } from './db-broker.ts'
 import { rangeSql, walkListing, type ListParams, type NameRange, type Subdir } from './db-listing.ts'
 import { mergeObjectRow, type MergingRow, type ObjectRow } from './container-rows.ts'
-import { compareTimestamps, decodeTimestamps, nowTimestamp, tsInternal, ZERO_TIMESTAMP } from './db-timestamp.ts'
+import { compareTimestamps, decodeTimestamps, nowTimestamp, ZERO_TIMESTAMP } from './db-timestamp.ts'
 
 export type { ObjectRow } from './container-rows.ts'
 
@@ -248,7 +248,7 @@ export class ContainerBroker extends DatabaseBroker<ObjectRow> {
     }, (r) => r.name)
     for (const r of rows) {
       // Listings show the newest of the row's timestamps (the metadata one).
-      if ('name' in r && /[+-]/.test(r.created_at)) r.created_at = tsInternal(decodeTimestamps(r.created_at)[2])
+      if ('name' in r && /[+-]/.test(r.created_at)) r.created_at = decodeTimestamps(r.created_at)[2].internal
     }
     return rows
   }
@@ -308,4 +308,49 @@ export function containerInfoIsDeleted(info: Pick<ContainerInfo, 'object_count' 
 export function tombstone(name: string, timestamp: string, storagePolicyIndex = 0): ObjectRow {
   return { name, created_at: timestamp, size: 0, content_type: 'application/deleted', etag: 'noetag', deleted: 1,
     storage_policy_index: storagePolicyIndex }
+}
+
+/** The fields the storage-policy choice between two replicas looks at. */
+export interface PolicyInfo {
+  put_timestamp: string
+  delete_timestamp: string
+  status_changed_at: string
+  count?: number
+  object_count?: number
+  storage_policy_index?: number
+}
+
+/**
+ * Swift's cmp_policy_info: which replica's storage policy is right when they disagree. If
+ * either was deleted, the live one (or, both deleted, the later status change); if either was
+ * re-created, the newest re-creation; otherwise the oldest status change. < 0: ours, > 0: theirs.
+ */
+export function cmpPolicyInfo(info: PolicyInfo, remote: PolicyInfo): number {
+  const cmp = compareTimestamps
+  const deleted = (i: PolicyInfo) => cmp(i.delete_timestamp, i.put_timestamp) > 0 && !(i.count ?? i.object_count ?? 0)
+  const d = deleted(info)
+  const rd = deleted(remote)
+  if (d || rd) {
+    if (!d) return -1
+    if (!rd) return 1
+    return cmp(remote.status_changed_at, info.status_changed_at)
+  }
+  const recreated = (i: PolicyInfo) =>
+    cmp(i.put_timestamp, i.delete_timestamp) > 0 && cmp(i.delete_timestamp, ZERO_TIMESTAMP) > 0
+  const r = recreated(info)
+  const rr = recreated(remote)
+  if (r || rr) {
+    if (!r) return 1
+    if (!rr) return -1
+    const lastDelete = cmp(info.delete_timestamp, remote.delete_timestamp) >= 0 ? info.delete_timestamp : remote.delete_timestamp
+    if (cmp(info.put_timestamp, lastDelete) < 0) return 1
+    if (cmp(remote.put_timestamp, lastDelete) < 0) return -1
+  }
+  return cmp(info.status_changed_at, remote.status_changed_at)
+}
+
+/** Swift's incorrect_policy_index: true when the remote replica's policy should replace ours. */
+export function incorrectPolicyIndex(info: PolicyInfo, remote: PolicyInfo): boolean {
+  if (remote.storage_policy_index === undefined || remote.storage_policy_index === info.storage_policy_index) return false
+  return cmpPolicyInfo(info, remote) > 0
 }

@@ -3,7 +3,8 @@
 // and metadata (POSTs). Each part is taken from whichever version has the newer timestamp for
 // it, so an older PUT arriving after a newer DELETE loses, and a POST's new content type
 // survives a replica that only saw the PUT.
-import { decodeTimestamps, encodeTimestamps, parseTs, tsCompare, type Ts } from './db-timestamp.ts'
+import { DbError } from './db-broker.ts'
+import { decodeTimestamps, encodeTimestamps, isTimestamp, parseTs, tsCompare, type Ts } from './db-timestamp.ts'
 
 /** An object row as the container DB stores and replicates it. */
 export interface ObjectRow {
@@ -82,4 +83,40 @@ export function mergeObjectRow(item: MergingRow, existing?: ObjectRow): boolean 
   item.created_at = encodeTimestamps(tData, tCtype, tMeta)
   item.content_type = swiftBytes ? `${ctype};swift_bytes=${swiftBytes}` : ctype
   return newer
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
+
+/**
+ * Checks rows received from the network (REPLICATE merge_items, UPDATE) before they reach the
+ * DB: DbError 400 unless each is a well-formed object row.
+ */
+export function toObjectRows(items: unknown): ObjectRow[] {
+  if (!Array.isArray(items)) throw new DbError(400, 'Invalid rows: not a list')
+  return items.map((x, i) => {
+    const r = x as Record<string, unknown>
+    const bad = (what: string) => new DbError(400, `Invalid row ${i}: ${what}`)
+    if (typeof r !== 'object' || r === null) throw bad('not an object')
+    if (typeof r.name !== 'string' || r.name === '') throw bad('name')
+    if (typeof r.created_at !== 'string') throw bad('created_at')
+    try { decodeTimestamps(r.created_at) } catch { throw bad('created_at') }
+    if (!isInt(r.size) || r.size < 0) throw bad('size')
+    if (typeof r.content_type !== 'string') throw bad('content_type')
+    if (typeof r.etag !== 'string') throw bad('etag')
+    const deleted = r.deleted === true || r.deleted === 1 ? 1 : r.deleted === false || r.deleted === 0 ? 0 : -1
+    if (deleted < 0) throw bad('deleted')
+    const spi = r.storage_policy_index ?? 0
+    if (!isInt(spi) || spi < 0) throw bad('storage_policy_index')
+    for (const k of ['ctype_timestamp', 'meta_timestamp'] as const) {
+      const v = r[k]
+      if (v !== undefined && v !== null && (typeof v !== 'string' || !isTimestamp(v))) throw bad(k)
+    }
+    if (r.ROWID !== undefined && !isInt(r.ROWID)) throw bad('ROWID')
+    const row: ObjectRow = { name: r.name, created_at: r.created_at, size: r.size, content_type: r.content_type,
+      etag: r.etag, deleted, storage_policy_index: spi }
+    if (typeof r.ctype_timestamp === 'string') row.ctype_timestamp = r.ctype_timestamp
+    if (typeof r.meta_timestamp === 'string') row.meta_timestamp = r.meta_timestamp
+    if (isInt(r.ROWID)) row.ROWID = r.ROWID
+    return row
+  })
 }

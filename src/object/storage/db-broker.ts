@@ -329,7 +329,7 @@ export abstract class DatabaseBroker<Item> {
    * sync points not updated since `syncTime` (unix seconds) and removed metadata keys older
    * than `ageTimestamp`.
    */
-  reclaim(ageTimestamp: string, syncTime: number, rowTimestampColumn: string): void {
+  protected reclaim(ageTimestamp: string, syncTime: number, rowTimestampColumn: string): void {
     this.db.transaction(() => {
       this.stmt(`DELETE FROM ${this.kind.itemsTable} WHERE deleted = 1 AND ${rowTimestampColumn} < ?`)
         .run(ageTimestamp)

@@ -6,8 +6,8 @@
 
 /** Listing parameters, as the Swift API takes them. */
 export interface ListParams {
-  /** Page size; the server caps it (10000). */
-  limit: number
+  /** Page size; default 10000 (Swift's listing limit, which the servers enforce). */
+  limit?: number
   /** Names strictly after this (before it, with reverse). */
   marker?: string
   /** Names strictly before this (after it, with reverse). */
@@ -70,7 +70,7 @@ const RESERVED_NEXT = '\u0001' // names >= this do not start with the reserved b
  */
 export function walkListing<R>(p: ListParams, query: (range: NameRange) => R[], nameOf: (row: R) => string):
   Array<R | Subdir> {
-  const limit = p.limit
+  const limit = p.limit ?? 10000
   const reverse = !!p.reverse
   let marker = p.marker ?? ''
   let endMarker = p.endMarker ?? ''
