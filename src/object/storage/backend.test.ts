@@ -3,9 +3,9 @@ import { closeSync, existsSync, openSync, readSync, readdirSync, writeSync } fro
 import http from 'node:http'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { after, before, describe, it } from 'node:test'
+import { after, before, describe, it, test } from 'node:test'
 import { hashPath } from '../ring/hash.ts'
-import { type BackendHandler, type BackendResponse, type BackendServer, callBackend, readBody, serveBackend } from './backend.ts'
+import { type BackendHandler, type BackendResponse, type BackendServer, callBackend, drainBody, readBody, serveBackend } from './backend.ts'
 import { createObjectServer } from './object-server.ts'
 import { HASH_CFG, call, freshTs, putCall, tempDevices } from './object-test-kit.ts'
 
@@ -139,4 +139,18 @@ describe('object server over real HTTP', () => {
     await assert.rejects(readBody(r))
     assert.ok(existsSync(join(env.root, 'sda', 'quarantined', 'objects', h)))
   })
+})
+
+test('Swift verbs node:http does not know (REPLICATE, UPDATE) reach the handler over HTTP', async () => {
+  const seen: string[] = []
+  const srv = await serveBackend(async (req) => { seen.push(`${req.method} ${req.headers['x-backend-method'] ?? ''}`); return { status: 200, headers: {}, body: Buffer.from('ok') } },
+    { host: '127.0.0.1', port: 0 })
+  try {
+    for (const method of ['REPLICATE', 'UPDATE', 'POST']) {
+      const r = await callBackend(srv.url, { method, path: '/d1/1' })
+      assert.equal(r.status, 200)
+      drainBody(r)
+    }
+    assert.deepEqual(seen, ['REPLICATE ', 'UPDATE ', 'POST '])
+  } finally { await srv.close() }
 })

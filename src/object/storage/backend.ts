@@ -62,6 +62,10 @@ export interface BackendServer {
   close(): Promise<void>
 }
 
+/** Carries a method node's HTTP parser does not know (REPLICATE, UPDATE) inside a POST. */
+const TUNNEL_HEADER = 'x-backend-method'
+const NATIVE_METHODS = new Set(http.METHODS)
+
 /** Unread request bodies up to this size are drained to keep the connection; larger ones close it. */
 const UNREAD_DRAIN_LIMIT = 256 * 1024
 
@@ -119,7 +123,11 @@ export async function serveBackend(handler: BackendHandler, opts: ServeBackendOp
     const url = req.url ?? '/'
     const q = url.indexOf('?')
     const headers = flatHeaders(req.headers)
-    const method = req.method ?? 'GET'
+    let method = req.method ?? 'GET'
+    // Swift's own verbs (REPLICATE, UPDATE) are not in node's HTTP parser: they arrive
+    // tunnelled as POST with x-backend-method (see callBackend).
+    const tunnelled = method === 'POST' ? headers[TUNNEL_HEADER] : undefined
+    if (tunnelled) { method = tunnelled.toUpperCase(); delete headers[TUNNEL_HEADER] }
     // Only hand over a body when one was announced, so GETs cannot hang waiting on it.
     const hasBody = headers['transfer-encoding'] !== undefined ||
       (headers['content-length'] !== undefined && headers['content-length'] !== '0')
@@ -230,9 +238,11 @@ export async function callBackend(target: BackendTarget, call: BackendCall, opts
   }
   const { hostname, port } = parseTarget(target)
   const qs = query.toString()
+  const wireMethod = NATIVE_METHODS.has(call.method) ? call.method : 'POST'
+  if (wireMethod !== call.method) headers[TUNNEL_HEADER] = call.method
   return new Promise<BackendResponse>((resolve, reject) => {
     const req = http.request({
-      host: hostname, port, method: call.method, path: qs ? `${call.path}?${qs}` : call.path,
+      host: hostname, port, method: wireMethod, path: qs ? `${call.path}?${qs}` : call.path,
       headers, agent: opts.agent ?? sharedAgent(),
     })
     req.setTimeout(opts.timeoutMs ?? 10_000, () => req.destroy(new Error(`backend timeout: ${call.method} ${target}${call.path}`)))
