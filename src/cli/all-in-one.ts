@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import YAML from 'yaml'
 import { createCore } from '../core/index.ts'
-import type { IdentityConfig } from '../identity/index.ts'
+import type { Identity, IdentityConfig } from '../identity/index.ts'
 import { bootstrapIdentity, createIdentity, registerEndpoints } from '../identity/index.ts'
+import { type ObjectStore, type PasswordAuthenticator, createObjectStore } from '../object/index.ts'
 
 /** Everything `cumulo up` needs to know. */
 export interface AllInOneOptions {
@@ -18,6 +19,8 @@ export interface AllInOneOptions {
   portOffset?: number
   adminPassword?: string
   identity?: Partial<IdentityConfig>
+  /** Object store: partition power of the rings made at first start (default 10; tests use less). */
+  object?: { partPower?: number }
   logLevel?: string
 }
 
@@ -29,8 +32,8 @@ export interface RunningCloud {
   stop(): Promise<void>
 }
 
-/** OpenStack's usual ports. */
-export const PORTS = { identity: 5000 } as const
+/** OpenStack's usual ports (Swift's storage servers: object 6200, container 6201, account 6202). */
+export const PORTS = { identity: 5000, objectStore: 8080, objectServer: 6200, containerServer: 6201, accountServer: 6202 } as const
 
 /** Starts the all-in-one cloud in this process: every service, on one database. */
 export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
@@ -50,24 +53,58 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
   const identityUrl = `http://${urlHost}:${port(PORTS.identity)}/v3`
   await registerEndpoints(identity.ctx, { type: 'identity', name: 'keystone', url: identityUrl })
 
-  const servers = [identity.api]
+  // Object storage: DATA_DIR/object holds the hash secret, the rings and the devices d1..d3.
+  // The storage node runs in this process (the proxy calls it directly) and is also served on
+  // its ring ports for proxies elsewhere.
+  const ringHost = o.bind === '0.0.0.0' || o.bind === '::' ? '127.0.0.1' : o.bind
+  let objectStore: ObjectStore
   try {
-    await identity.api.listen({ host: o.bind, port: port(PORTS.identity) })
+    objectStore = await createObjectStore(core, {
+      auth: identity.auth, dataDir: join(dataDir, 'object'), host: ringHost, partPower: o.object?.partPower,
+      ports: { object: port(PORTS.objectServer), container: port(PORTS.containerServer), account: port(PORTS.accountServer) },
+      authenticate: passwordAuthenticator(identity),
+    })
   } catch (err) {
     await identity.close(); await core.db.close()
     throw err
   }
+  const objectUrl = `http://${urlHost}:${port(PORTS.objectStore)}/v1/AUTH_$(project_id)s`
+  await registerEndpoints(identity.ctx, { type: 'object-store', name: 'swift', url: objectUrl })
+
+  try {
+    await identity.api.listen({ host: o.bind, port: port(PORTS.identity) })
+    await objectStore.api.listen({ host: o.bind, port: port(PORTS.objectStore) })
+    await objectStore.serveBackends(o.bind)
+  } catch (err) {
+    await objectStore.close(); await identity.close(); await core.db.close()
+    throw err
+  }
 
   writeCloudsYaml(cloudsPath, { authUrl: identityUrl, password: adminPassword })
-  const endpoints = { identity: identityUrl }
+  const endpoints = { identity: identityUrl, 'object-store': objectUrl }
   core.log.info({ endpoints }, 'cumulo is up')
   return {
     endpoints, adminPassword, adminProjectId: boot.adminProjectId, cloudsYaml: cloudsPath,
     async stop() {
-      for (const s of servers) await s.close()
+      await objectStore.close()
       await identity.close()
       await core.db.close()
     },
+  }
+}
+
+/** Swift v1 auth (`/auth/v1.0`): project and user names in the Default domain, password → project token. */
+function passwordAuthenticator(identity: Identity): PasswordAuthenticator {
+  return async (project, user, password) => {
+    try {
+      const issued = await identity.auth.authenticate({
+        identity: { methods: ['password'], password: { user: { name: user, domain: { id: 'default' }, password } } },
+        scope: { project: { name: project, domain: { id: 'default' } } },
+      })
+      return issued.payload.projectId ? { token: issued.id, projectId: issued.payload.projectId } : null
+    } catch {
+      return null // wrong credentials, disabled or locked user, unknown project: all a 401
+    }
   }
 }
 

@@ -1,0 +1,143 @@
+// The Swift v1 API on Fastify (createApi, dialect 'swift'): /v1/<account>[/<container>[/<object>]]
+// plus /info and /auth/v1.0. Request bodies are never parsed: every content type passes the raw
+// request stream through, so uploads of any size stream with backpressure to the storage nodes.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { TokenValidator } from '../../core/auth.ts'
+import { type Api, createApi } from '../../core/http/app.ts'
+import type { Logger } from '../../core/log.ts'
+import type { PolicyEngine } from '../../core/policy.ts'
+import { DEFAULT_KEYSTONE_AUTH, type KeystoneAuthOptions } from './acl.ts'
+import { accountRequest } from './account.ts'
+import { type PasswordAuthenticator, identityOf, v1AuthRoutes } from './auth.ts'
+import { containerRequest } from './container.ts'
+import { type ProxyContext, type ProxyPolicy, timestampSource } from './context.ts'
+import { SwiftError } from './errors.ts'
+import { infoRoutes } from './info.ts'
+import { InfoCache, type InfoCacheOptions } from './info-cache.ts'
+import { objectRequest } from './object.ts'
+import { type SwiftRequest, clientHeaders, parsePath, send, sendError } from './request.ts'
+import type { StorageClient } from './storage-client.ts'
+
+/** Options of the Swift proxy API. */
+export interface SwiftProxyOptions {
+  log: Logger
+  policy: PolicyEngine
+  /** Validates X-Auth-Token (the identity service's validator, in-process or remote). */
+  auth: () => TokenValidator
+  client: StorageClient
+  /** For GET /auth/v1.0; without it v1 auth answers 401. */
+  authenticate?: PasswordAuthenticator
+  keystone?: Partial<KeystoneAuthOptions>
+  policies?: readonly ProxyPolicy[]
+  infoCache?: InfoCacheOptions
+  /** Longest silence while a client uploads (Swift's client_timeout). Default 60 s. */
+  clientTimeoutMs?: number
+  /** Longest wait for a storage node (Swift's node_timeout). Default 10 s. */
+  nodeTimeoutMs?: number
+  /** Base of storage URLs handed out by /auth/v1.0; default from the Host header. */
+  publicUrl?: string
+}
+
+/** The running proxy: its Fastify API and shared state. */
+export interface SwiftProxy {
+  api: Api
+  ctx: ProxyContext
+}
+
+/** The request's Content-Type, taken aside before Fastify's parser lookup (see createSwiftProxy). */
+const kContentType = Symbol('swift-content-type')
+type WithCt = FastifyRequest & { [kContentType]?: string }
+
+/** Unread request bodies up to this size are drained to keep the connection; larger ones close it. */
+const UNREAD_BODY_LIMIT = 256 * 1024
+
+/** Builds the Swift API. */
+export function createSwiftProxy(o: SwiftProxyOptions): SwiftProxy {
+  const api = createApi({ name: 'object-store', dialect: 'swift', log: o.log, policy: o.policy, auth: o.auth, bodyLimit: 1024 * 1024 })
+  const policies = o.policies ?? [{ index: 0, name: 'Policy-0', isDefault: true }]
+  const ctx: ProxyContext = {
+    client: o.client,
+    infos: new InfoCache(o.client, () => ({ 'user-agent': `proxy-server ${process.pid}` }), o.infoCache),
+    auth: { ...DEFAULT_KEYSTONE_AUTH, ...o.keystone },
+    now: timestampSource(),
+    log: o.log.child({ svc: 'swift' }),
+    clientTimeoutMs: o.clientTimeoutMs ?? 60_000,
+    nodeTimeoutMs: o.nodeTimeoutMs ?? 10_000,
+    policies,
+  }
+
+  // Object bodies are data, whatever their Content-Type: no parser may read them. Fastify picks
+  // a parser by Content-Type (and answers 415 to types it cannot parse), so the header is set
+  // aside before that and every body goes to the one pass-through parser.
+  api.addHttpMethod('COPY', { hasBody: true })
+  api.removeAllContentTypeParsers()
+  api.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined))
+  api.addHook('onRequest', async (req) => {
+    const ct = req.headers['content-type']
+    if (ct !== undefined) {
+      (req as WithCt)[kContentType] = ct
+      delete req.headers['content-type']
+    }
+  })
+
+  // A large request body left unread (an early 401, 404 or 413 on an upload) is not drained:
+  // as Swift, the connection is closed instead of receiving gigabytes for nothing.
+  api.addHook('onSend', async (req, reply) => {
+    const raw = req.raw
+    if (raw.complete || raw.readableEnded) return
+    const h = raw.headers
+    if (h['transfer-encoding'] !== undefined || Number(h['content-length'] ?? 0) > UNREAD_BODY_LIMIT) reply.header('connection', 'close')
+  })
+
+  infoRoutes(api, policies)
+  v1AuthRoutes(api, {
+    authenticate: o.authenticate ?? (async () => null),
+    resellerPrefix: ctx.auth.resellerPrefix,
+    publicUrl: o.publicUrl,
+  })
+  const handler = (req: FastifyRequest, reply: FastifyReply) => dispatch(ctx, req, reply)
+  for (const url of ['/v1/*', '/v1.0/*']) {
+    api.route({
+      method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY'], url, exposeHeadRoute: false,
+      // Who may do what depends on the account, the container's ACLs and the token's roles:
+      // the controllers decide (keystoneauth), and anonymous requests are allowed through to them.
+      config: { optionalAuth: true, selfPolicy: true },
+      handler,
+    })
+  }
+  return { api, ctx }
+}
+
+/** Parses the request, runs the controller for its depth, and answers. */
+async function dispatch(ctx: ProxyContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const headers = clientHeaders(req.raw.headers)
+  const ct = (req as WithCt)[kContentType]
+  if (ct !== undefined) headers['content-type'] = ct
+  const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+  const sreq: SwiftRequest = {
+    method: req.method, account: '', query: new URLSearchParams(), headers, body: hasBody ? req.raw : undefined,
+    identity: req.ctx ? identityOf(req.ctx) : undefined, id: req.id, owner: false,
+  }
+  try {
+    const { path, query } = parsePath(req.url)
+    if (!path.account) throw SwiftError.status(404)
+    sreq.account = path.account
+    sreq.query = query
+    let answer
+    if (path.obj !== undefined && path.container !== undefined) {
+      sreq.container = path.container
+      sreq.obj = path.obj
+      answer = await objectRequest(ctx, sreq)
+    } else if (path.container !== undefined) {
+      sreq.container = path.container
+      if (req.method === 'COPY') throw SwiftError.status(405)
+      answer = await containerRequest(ctx, sreq)
+    } else {
+      answer = await accountRequest(ctx, sreq)
+    }
+    return send(reply, sreq, answer.status, answer.headers, answer.body)
+  } catch (err) {
+    if (err instanceof SwiftError) return sendError(reply, sreq, err)
+    throw err
+  }
+}

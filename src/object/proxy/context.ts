@@ -1,0 +1,65 @@
+// What every controller of the Swift proxy shares: the storage client, the info cache, the
+// authorization options and the proxy's clock.
+import { Timestamp } from '../ring/timestamp.ts'
+import type { StorageLogger } from '../storage/backend.ts'
+import { type AccessRequest, type KeystoneAuthOptions, authorize } from './acl.ts'
+import { SwiftError } from './errors.ts'
+import type { InfoCache } from './info-cache.ts'
+import type { SwiftRequest } from './request.ts'
+import type { StorageClient } from './storage-client.ts'
+
+/** A storage policy as the proxy publishes it. */
+export interface ProxyPolicy { index: number; name: string; isDefault?: boolean }
+
+/** The proxy's shared state. */
+export interface ProxyContext {
+  client: StorageClient
+  infos: InfoCache
+  auth: KeystoneAuthOptions
+  /** A new, strictly increasing X-Timestamp. */
+  now(): Timestamp
+  log: StorageLogger
+  /** How long a client may stay silent while uploading (Swift's client_timeout). */
+  clientTimeoutMs: number
+  nodeTimeoutMs: number
+  policies: readonly ProxyPolicy[]
+}
+
+/** Headers every backend request carries (Swift's generate_request_headers). */
+export function backendHeaders(req: SwiftRequest, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    'x-trans-id': req.id,
+    'x-openstack-request-id': req.id,
+    'user-agent': `proxy-server ${process.pid}`,
+    referer: `${req.method} ${req.account}${req.container ? '/' + req.container : ''}${req.obj ? '/' + req.obj : ''}`,
+    ...extra,
+  }
+}
+
+/**
+ * Authorizes the request against the account and, when given, the container ACL that applies
+ * (Swift's swift.authorize with req.acl). Sets `req.owner`; throws 401/403 when denied.
+ */
+export function checkAccess(ctx: ProxyContext, req: SwiftRequest, acl?: string): void {
+  const r: AccessRequest = { method: req.method, account: req.account, container: req.container, obj: req.obj,
+    referer: req.headers.referer, acl }
+  const d = authorize(req.identity, r, ctx.auth)
+  if (!d.allowed) throw SwiftError.status(d.status)
+  req.owner = d.owner
+}
+
+/** The policy with a given index, or the default. */
+export function policyName(ctx: ProxyContext, index: number): string {
+  return (ctx.policies.find((p) => p.index === index) ?? ctx.policies[0])?.name ?? 'Policy-0'
+}
+
+/** A strictly increasing clock of Swift timestamps: two requests never share one. */
+export function timestampSource(): () => Timestamp {
+  let last = 0
+  return () => {
+    let t = Math.round(Date.now() * 100) // 10 µs units
+    if (t <= last) t = last + 1
+    last = t
+    return new Timestamp(t / 100000)
+  }
+}
