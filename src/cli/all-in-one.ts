@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import YAML from 'yaml'
 import { createCore } from '../core/index.ts'
 import type { Identity, IdentityConfig } from '../identity/index.ts'
-import { bootstrapIdentity, createIdentity, registerEndpoints } from '../identity/index.ts'
+import { bootstrapIdentity, createIdentity, findEc2Credential, registerEndpoints } from '../identity/index.ts'
 import { type ObjectStore, type PasswordAuthenticator, createObjectStore } from '../object/index.ts'
 
 /** Everything `cumulo up` needs to know. */
@@ -63,6 +63,8 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
       auth: identity.auth, dataDir: join(dataDir, 'object'), host: ringHost, partPower: o.object?.partPower,
       ports: { object: port(PORTS.objectServer), container: port(PORTS.containerServer), account: port(PORTS.accountServer) },
       authenticate: passwordAuthenticator(identity),
+      // S3 on the same port, signed with Keystone's EC2 credentials (`openstack ec2 credentials create`).
+      ec2Credentials: (accessKey) => findEc2Credential(identity.ctx.db, accessKey),
     })
   } catch (err) {
     await identity.close(); await core.db.close()
@@ -70,6 +72,8 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
   }
   const objectUrl = `http://${urlHost}:${port(PORTS.objectStore)}/v1/AUTH_$(project_id)s`
   await registerEndpoints(identity.ctx, { type: 'object-store', name: 'swift', url: objectUrl })
+  const s3Url = `http://${urlHost}:${port(PORTS.objectStore)}`
+  await registerEndpoints(identity.ctx, { type: 's3', name: 's3', url: s3Url })
 
   try {
     await identity.api.listen({ host: o.bind, port: port(PORTS.identity) })
@@ -81,7 +85,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
   }
 
   writeCloudsYaml(cloudsPath, { authUrl: identityUrl, password: adminPassword })
-  const endpoints = { identity: identityUrl, 'object-store': objectUrl }
+  const endpoints = { identity: identityUrl, 'object-store': objectUrl, s3: s3Url }
   core.log.info({ endpoints }, 'cumulo is up')
   return {
     endpoints, adminPassword, adminProjectId: boot.adminProjectId, cloudsYaml: cloudsPath,

@@ -8,6 +8,9 @@ import type { Api } from '../core/http/app.ts'
 import { type LocalCluster, type ServerKind, type ServerPorts, DEFAULT_SERVER_PORTS, ensureLocalCluster } from './cluster.ts'
 import type { KeystoneAuthOptions } from './proxy/acl.ts'
 import { createSwiftProxy } from './proxy/app.ts'
+import { mountS3 } from './proxy/s3-mount.ts'
+import { ProxyS3Storage } from './proxy/s3-storage.ts'
+import type { CredentialLookup, S3Storage } from './s3/index.ts'
 import type { PasswordAuthenticator } from './proxy/auth.ts'
 import { StorageClient, hostOf } from './proxy/storage-client.ts'
 import { hashPath } from './ring/hash.ts'
@@ -44,6 +47,13 @@ export interface ObjectStoreOptions {
    * (0 turns one off, defaults in daemons/index.ts DEFAULT_INTERVALS), or false for none (tests).
    */
   daemons?: Partial<Record<DaemonName, number>> | false
+  /**
+   * EC2 credential lookup (identity's findEc2Credential): with it the proxy also serves S3 on
+   * its port (SigV4-signed requests and every path outside /v1, /auth, /info).
+   */
+  ec2Credentials?: CredentialLookup
+  /** The region S3 signatures name (default 'RegionOne'; us-east-1 is accepted too). */
+  s3Region?: string
 }
 
 /** The running object store. */
@@ -53,6 +63,8 @@ export interface ObjectStore {
   /** This node's storage servers, as BackendHandlers. */
   servers: { account: AccountServer; container: ContainerServer; object: BackendHandler }
   client: StorageClient
+  /** The S3 layer's storage port over this proxy (served when ec2Credentials is given). */
+  s3Storage: S3Storage
   daemons: ObjectDaemons
   cluster: LocalCluster
   /** Puts the storage servers on node:http at their ring ports (for remote proxies and tools). */
@@ -87,9 +99,14 @@ export async function createObjectStore(core: Core, o: ObjectStoreOptions): Prom
     for (const d of rings[kind].devs) if (d && d.ip === host) local.set(hostOf(d), handlers[kind])
   }
 
-  const { api } = createSwiftProxy({
+  const { api, ctx } = createSwiftProxy({
     log: core.log, policy: core.policy, auth: () => o.auth, client, authenticate: o.authenticate, keystone: o.keystone,
   })
+  const s3Storage = new ProxyS3Storage(ctx)
+  if (o.ec2Credentials) {
+    mountS3(api, { storage: s3Storage, credentials: o.ec2Credentials, region: o.s3Region ?? 'RegionOne',
+      logger: { error: (obj, msg) => log.error(obj, msg ?? 'S3 request failed') } })
+  }
 
   // Replicators, auditor, updaters and expirer of this node, sharing the object server's disk
   // (its suffix-hash lock must be the one they use).
@@ -105,7 +122,7 @@ export async function createObjectStore(core: Core, o: ObjectStoreOptions): Prom
 
   const backends: BackendServer[] = []
   return {
-    api, servers: { account, container, object }, client, cluster,
+    api, servers: { account, container, object }, client, s3Storage, cluster,
     async serveBackends(bind, at = ports) {
       for (const kind of ['account', 'container', 'object'] as const) {
         backends.push(await serveBackend(handlers[kind], { host: bind, port: at[kind], logger: log }))
