@@ -2,7 +2,7 @@
 # Runs Tempest (Debian package `tempest`) against a fresh all-in-one Cumulo.
 #   scripts/tempest.sh [REGEX]        default: ^tempest\.api\.identity\.
 # Environment: TEMPEST_WORKDIR (default: a new temp dir), CUMULO_PORT_OFFSET (default 21000),
-#   TEMPEST_CONCURRENCY (default 2).
+#   TEMPEST_CONCURRENCY (default 2), TEMPEST_SWIFT=true to test object storage too.
 # Prints a JSON summary (passed/failed/skipped and the failing tests) as its last line and
 # writes it to $TEMPEST_WORKDIR/summary.json. Exit status: 0 when Tempest ran, whatever it
 # counted (the caller judges the counts); non-zero when the cloud or Tempest could not run.
@@ -81,8 +81,19 @@ nova = false
 glance = false
 neutron = false
 cinder = false
-swift = false
+swift = ${TEMPEST_SWIFT:-false}
 horizon = false
+
+[object-storage]
+catalog_type = object-store
+endpoint_type = publicURL
+operator_role = member
+reseller_admin_role = ResellerAdmin
+
+[object-storage-feature-enabled]
+discoverability = true
+container_sync = false
+object_versioning = false
 
 [validation]
 run_validation = false

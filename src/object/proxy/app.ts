@@ -83,6 +83,10 @@ export function createSwiftProxy(o: SwiftProxyOptions): SwiftProxy {
   // A large request body left unread (an early 401, 404 or 413 on an upload) is not drained:
   // as Swift, the connection is closed instead of receiving gigabytes for nothing.
   api.addHook('onSend', async (req, reply) => {
+    // Swift answers every request with a Content-Type (text/html for empty bodies) and an
+    // X-Trans-Id; clients and Tempest rely on both.
+    if (!reply.hasHeader('content-type')) reply.header('content-type', 'text/html; charset=UTF-8')
+    if (!reply.hasHeader('x-trans-id')) reply.header('x-trans-id', req.id)
     const raw = req.raw
     if (raw.complete || raw.readableEnded) return
     const h = raw.headers
