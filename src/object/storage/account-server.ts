@@ -3,13 +3,12 @@
 //   PUT    /<dev>/<part>/<acct>/<cont>   a container server's report (201; 204 for a deleted container)
 //   DELETE /<dev>/<part>/<acct>          mark deleted (204, X-Account-Status: Deleted)
 //   HEAD, GET (listing of containers), POST (metadata), REPLICATE (db-replicate.ts)
-import { existsSync } from 'node:fs'
 import type { BackendHandler, BackendRequest, BackendResponse } from './backend.ts'
 import { lowerHeaders } from './backend.ts'
 import { AccountBroker, toContainerRows, type AccountInfo, type ContainerRow } from './account-broker.ts'
-import { BrokerCache, DatabaseAlreadyExists, DbError, dbFilePath } from './db-broker.ts'
+import { BrokerCache, DbError, dbFilePath } from './db-broker.ts'
 import { parseMetadata, replicateRpc, type ReplicateHooks } from './db-replicate.ts'
-import { consoleLogger, openOrQuarantine, policyTools, type DbServerOptions } from './db-server-setup.ts'
+import { brokerLookup, consoleLogger, policyTools, type DbServerOptions } from './db-server-setup.ts'
 import {
   DeviceChecker, errorResponse, intHeader, listParams, metadataFromHeaders, readJsonBody, requireTimestamp, respond,
   splitPath, textResponse, timestampHeader,
@@ -42,28 +41,7 @@ export function createAccountServer(opts: AccountServerOptions): AccountServer {
   const pathOf = (device: string, part: string, account: string) =>
     dbFilePath(opts.devices, device, 'accounts', part, opts.hashPath(account))
 
-  function find(path: string): AccountBroker | undefined {
-    const hit = cache.get(path)
-    if (hit) return hit
-    if (!existsSync(path)) return undefined
-    const b = openOrQuarantine(path, 'accounts', AccountBroker.open, logger)
-    if (b) cache.set(path, b)
-    return b
-  }
-
-  /** Creates the DB unless another request just did; returns it and whether it is new. */
-  function create(path: string, make: () => AccountBroker): [AccountBroker, boolean] {
-    try {
-      const b = make()
-      cache.set(path, b)
-      return [b, true]
-    } catch (err) {
-      if (!(err instanceof DatabaseAlreadyExists)) throw err
-      const b = find(path)
-      if (!b) throw err
-      return [b, false]
-    }
-  }
+  const { find, create } = brokerLookup(cache, 'accounts', AccountBroker.open, logger)
 
   /** 404/204 for a missing or deleted account, saying so when it was explicitly deleted. */
   function deletedResponse(broker: AccountBroker | undefined, status: number): BackendResponse {

@@ -5,14 +5,13 @@
 //   DELETE /<dev>/<part>/<acct>/<cont>/<obj>     object tombstone row (204)
 //   DELETE /<dev>/<part>/<acct>/<cont>           delete an empty container (204; 409 if not empty)
 //   HEAD, GET (listing), POST (metadata), UPDATE (rows as JSON), REPLICATE (db-replicate.ts)
-import { existsSync } from 'node:fs'
 import { drainBody, lowerHeaders, type BackendHandler, type BackendRequest, type BackendResponse } from './backend.ts'
 import {
-  BrokerCache, DatabaseAlreadyExists, DbError, dbFilePath,
+  BrokerCache, DbError, dbFilePath,
 } from './db-broker.ts'
 import { containerInfoIsDeleted, ContainerBroker, incorrectPolicyIndex, tombstone, type ContainerInfo } from './container-broker.ts'
 import { toObjectRows, type ObjectRow } from './container-rows.ts'
-import { consoleLogger, openOrQuarantine, policyTools, type DbServerOptions } from './db-server-setup.ts'
+import { brokerLookup, consoleLogger, policyTools, type DbServerOptions } from './db-server-setup.ts'
 import {
   DeviceChecker, errorResponse, intHeader, listParams, metadataFromHeaders, readJsonBody, requireTimestamp, respond,
   splitPath,
@@ -58,28 +57,7 @@ export function createContainerServer(opts: ContainerServerOptions): ContainerSe
   const pathOf = (device: string, part: string, account: string, container: string) =>
     dbFilePath(opts.devices, device, 'containers', part, opts.hashPath(account, container))
 
-  function find(path: string): ContainerBroker | undefined {
-    const hit = cache.get(path)
-    if (hit) return hit
-    if (!existsSync(path)) return undefined
-    const b = openOrQuarantine(path, 'containers', ContainerBroker.open, logger)
-    if (b) cache.set(path, b)
-    return b
-  }
-
-  /** Creates the DB unless another request just did; returns it and whether it is new. */
-  function create(path: string, make: () => ContainerBroker): [ContainerBroker, boolean] {
-    try {
-      const b = make()
-      cache.set(path, b)
-      return [b, true]
-    } catch (err) {
-      if (!(err instanceof DatabaseAlreadyExists)) throw err
-      const b = find(path)
-      if (!b) throw err
-      return [b, false]
-    }
-  }
+  const { find, create } = brokerLookup(cache, 'containers', ContainerBroker.open, logger)
 
   /** Swift's _maybe_autocreate: object updates create containers of auto-create accounts. */
   function maybeAutocreate(path: string, h: Record<string, string>, timestamp: string, account: string,

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, renameSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type { StorageLogger } from './backend.ts'
-import { DbError, isCorruptDbError } from './db-broker.ts'
+import { type BrokerCache, DatabaseAlreadyExists, DbError, isCorruptDbError } from './db-broker.ts'
 
 /** A storage policy as the DB servers need it: its index and name. */
 export interface PolicyRef { index: number; name: string; isDefault?: boolean }
@@ -91,4 +91,34 @@ export const consoleLogger: StorageLogger = {
   warn: (obj, msg) => console.warn(msg ?? '', obj),
   info: () => {},
   debug: () => {},
+}
+
+/**
+ * Finding and creating one kind of DB (accounts or containers) through the server's cache:
+ * `find` opens an existing file (quarantining a corrupt one), `create` makes a new one unless
+ * a concurrent request just did, and says which happened.
+ */
+export function brokerLookup<B extends { close(): void }>(cache: BrokerCache<B>, datadir: string,
+    open: (path: string) => B, logger: StorageLogger) {
+  function find(path: string): B | undefined {
+    const hit = cache.get(path)
+    if (hit) return hit
+    if (!existsSync(path)) return undefined
+    const b = openOrQuarantine(path, datadir, open, logger)
+    if (b) cache.set(path, b)
+    return b
+  }
+  function create(path: string, make: () => B): [B, boolean] {
+    try {
+      const b = make()
+      cache.set(path, b)
+      return [b, true]
+    } catch (err) {
+      if (!(err instanceof DatabaseAlreadyExists)) throw err
+      const b = find(path)
+      if (!b) throw err
+      return [b, false]
+    }
+  }
+  return { find, create }
 }
