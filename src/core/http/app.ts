@@ -37,6 +37,8 @@ export interface ApiOptions {
   /** How tokens are validated; routes are public only where they say so. */
   auth: () => TokenValidator
   bodyLimit?: number
+  /** Request ids in the API's own format (default `req-<uuid>`, as OpenStack's). */
+  genReqId?: () => string
 }
 
 // Bodies are validated strictly (no coercion, unknown keys rejected where the schema says
@@ -55,7 +57,7 @@ export function createApi(opts: ApiOptions): Api {
     // Our own onResponse hook logs one line per request; Fastify's own lines are off.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    genReqId: () => `req-${randomUUID()}`,
+    genReqId: opts.genReqId ?? (() => `req-${randomUUID()}`),
     requestIdHeader: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },

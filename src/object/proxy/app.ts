@@ -3,6 +3,7 @@
 // request stream through, so uploads of any size stream with backpressure to the storage nodes.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { TokenValidator } from '../../core/auth.ts'
+import { randomBytes } from 'node:crypto'
 import { type Api, createApi } from '../../core/http/app.ts'
 import type { Logger } from '../../core/log.ts'
 import type { PolicyEngine } from '../../core/policy.ts'
@@ -53,7 +54,8 @@ const UNREAD_BODY_LIMIT = 256 * 1024
 
 /** Builds the Swift API. */
 export function createSwiftProxy(o: SwiftProxyOptions): SwiftProxy {
-  const api = createApi({ name: 'object-store', dialect: 'swift', log: o.log, policy: o.policy, auth: o.auth, bodyLimit: 1024 * 1024 })
+  const api = createApi({ name: 'object-store', dialect: 'swift', log: o.log, policy: o.policy, auth: o.auth,
+    bodyLimit: 1024 * 1024, genReqId: swiftTransId })
   const policies = o.policies ?? [{ index: 0, name: 'Policy-0', isDefault: true }]
   const ctx: ProxyContext = {
     client: o.client,
@@ -144,4 +146,9 @@ async function dispatch(ctx: ProxyContext, req: FastifyRequest, reply: FastifyRe
     if (err instanceof SwiftError) return sendError(reply, sreq, err)
     throw err
   }
+}
+
+/** Swift's transaction id: `tx` + 21 random hex + `-` + the time in 10 hex digits (clients and Tempest check the form). */
+export function swiftTransId(): string {
+  return `tx${randomBytes(11).toString('hex').slice(0, 21)}-${Math.floor(Date.now() / 1000).toString(16).padStart(10, '0')}`
 }
