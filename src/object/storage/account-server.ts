@@ -11,7 +11,7 @@ import { parseMetadata, replicateRpc, type ReplicateHooks } from './db-replicate
 import { brokerLookup, consoleLogger, policyTools, type DbServerOptions } from './db-server-setup.ts'
 import {
   DeviceChecker, errorResponse, intHeader, listParams, metadataFromHeaders, readJsonBody, requireTimestamp, respond,
-  splitPath, textResponse, timestampHeader,
+  replicateRequest, splitPath, textResponse, timestampHeader,
 } from './db-server.ts'
 import { compareTimestamps, normalizeTimestamp, nowTimestamp, parseTs } from './db-timestamp.ts'
 import { isTrue } from './storage-util.ts'
@@ -170,12 +170,7 @@ export function createAccountServer(opts: AccountServerOptions): AccountServer {
     rows: toContainerRows,
   }
 
-  async function REPLICATE(req: BackendRequest): Promise<BackendResponse> {
-    const [device, part, hash] = splitPath(req.path, 3, 3) as string[]
-    devices.check(device!)
-    const body = await readJsonBody(req.body)
-    return replicateRpc(hooks, device!, part!, hash!, body)
-  }
+  const REPLICATE = (req: BackendRequest) => replicateRequest(req, devices, hooks)
 
   const handler = async (req: BackendRequest): Promise<BackendResponse> => {
     try {

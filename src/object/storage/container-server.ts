@@ -14,7 +14,7 @@ import { toObjectRows, type ObjectRow } from './container-rows.ts'
 import { brokerLookup, consoleLogger, policyTools, type DbServerOptions } from './db-server-setup.ts'
 import {
   DeviceChecker, errorResponse, intHeader, listParams, metadataFromHeaders, readJsonBody, requireTimestamp, respond,
-  splitPath,
+  replicateRequest, splitPath,
 } from './db-server.ts'
 import { isTrue } from './storage-util.ts'
 import { parseMetadata, replicateRpc, type ReplicateHooks } from './db-replicate.ts'
@@ -304,12 +304,7 @@ export function createContainerServer(opts: ContainerServerOptions): ContainerSe
     },
   }
 
-  async function REPLICATE(req: BackendRequest): Promise<BackendResponse> {
-    const [device, part, hash] = splitPath(req.path, 3, 3) as string[]
-    devices.check(device!)
-    const body = await readJsonBody(req.body)
-    return replicateRpc(hooks, device!, part!, hash!, body)
-  }
+  const REPLICATE = (req: BackendRequest) => replicateRequest(req, devices, hooks)
 
   const handler = async (req: BackendRequest): Promise<BackendResponse> => {
     try {

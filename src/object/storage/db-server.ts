@@ -5,9 +5,10 @@ import { statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { CloudError } from '../../core/errors.ts'
-import type { BackendResponse, StorageLogger } from './backend.ts'
+import type { BackendRequest, BackendResponse, StorageLogger } from './backend.ts'
 import { DbError, type Metadata } from './db-broker.ts'
 import type { ListParams } from './db-listing.ts'
+import { type ReplicableBroker, type ReplicateHooks, replicateRpc } from './db-replicate.ts'
 import { parseTs } from './db-timestamp.ts'
 import { isTrue, titleCase } from './storage-util.ts'
 
@@ -201,4 +202,12 @@ export async function readJsonBody(body: Readable | undefined, maxBytes = 64 * 1
   try { return JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch (err) {
     throw new DbError(400, `Invalid JSON body: ${(err as Error).message}`)
   }
+}
+
+/** REPLICATE `/<device>/<partition>/<hash>` with a JSON body: the DB replication RPC, for either server. */
+export async function replicateRequest<B extends ReplicableBroker<Item>, Item>(req: BackendRequest,
+    devices: DeviceChecker, hooks: ReplicateHooks<B, Item>): Promise<BackendResponse> {
+  const [device, part, hash] = splitPath(req.path, 3, 3) as string[]
+  devices.check(device!)
+  return replicateRpc(hooks, device!, part!, hash!, await readJsonBody(req.body))
 }
