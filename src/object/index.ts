@@ -8,6 +8,7 @@ import type { Api } from '../core/http/app.ts'
 import { type LocalCluster, type ServerKind, type ServerPorts, DEFAULT_SERVER_PORTS, ensureLocalCluster } from './cluster.ts'
 import type { KeystoneAuthOptions } from './proxy/acl.ts'
 import { createSwiftProxy } from './proxy/app.ts'
+import { defaultMiddlewares } from './proxy/middlewares.ts'
 import { mountS3 } from './proxy/s3-mount.ts'
 import { ProxyS3Storage } from './proxy/s3-storage.ts'
 import type { CredentialLookup, S3Storage } from './s3/index.ts'
@@ -101,6 +102,7 @@ export async function createObjectStore(core: Core, o: ObjectStoreOptions): Prom
 
   const { api, ctx } = createSwiftProxy({
     log: core.log, policy: core.policy, auth: () => o.auth, client, authenticate: o.authenticate, keystone: o.keystone,
+    middlewares: defaultMiddlewares(),
   })
   const s3Storage = new ProxyS3Storage(ctx)
   if (o.ec2Credentials) {

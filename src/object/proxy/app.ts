@@ -16,6 +16,8 @@ import { SwiftError } from './errors.ts'
 import { infoRoutes } from './info.ts'
 import { InfoCache, type InfoCacheOptions } from './info-cache.ts'
 import { objectRequest } from './object.ts'
+import { publicRouteInfo, publicRoutes } from './public-routes.ts'
+import { type Middleware, type SwiftHandler, compose } from './pipeline.ts'
 import { type SwiftRequest, clientHeaders, parsePath, send, sendError } from './request.ts'
 import type { StorageClient } from './storage-client.ts'
 
@@ -37,6 +39,8 @@ export interface SwiftProxyOptions {
   nodeTimeoutMs?: number
   /** Base of storage URLs handed out by /auth/v1.0; default from the Host header. */
   publicUrl?: string
+  /** The middleware pipeline, outermost first (default: none; see middlewares.ts for the cloud's). */
+  middlewares?: readonly Middleware[]
 }
 
 /** The running proxy: its Fastify API and shared state. */
@@ -95,13 +99,16 @@ export function createSwiftProxy(o: SwiftProxyOptions): SwiftProxy {
     if (h['transfer-encoding'] !== undefined || Number(h['content-length'] ?? 0) > UNREAD_BODY_LIMIT) reply.header('connection', 'close')
   })
 
-  infoRoutes(api, policies)
+  const middlewares = o.middlewares ?? []
+  infoRoutes(api, policies, middlewares, publicRouteInfo())
+  publicRoutes(api)
   v1AuthRoutes(api, {
     authenticate: o.authenticate ?? (async () => null),
     resellerPrefix: ctx.auth.resellerPrefix,
     publicUrl: o.publicUrl,
   })
-  const handler = (req: FastifyRequest, reply: FastifyReply) => dispatch(ctx, req, reply)
+  const pipeline = compose(middlewares, (req) => controllers(ctx, req), ctx)
+  const handler = (req: FastifyRequest, reply: FastifyReply) => dispatch(pipeline, req, reply)
   for (const url of ['/v1/*', '/v1.0/*']) {
     api.route({
       method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY'], url, exposeHeadRoute: false,
@@ -114,38 +121,39 @@ export function createSwiftProxy(o: SwiftProxyOptions): SwiftProxy {
   return { api, ctx }
 }
 
-/** Parses the request, runs the controller for its depth, and answers. */
-async function dispatch(ctx: ProxyContext, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+/** Parses the request and answers it through the pipeline. */
+async function dispatch(pipeline: SwiftHandler, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const headers = clientHeaders(req.raw.headers)
   const ct = (req as WithCt)[kContentType]
   if (ct !== undefined) headers['content-type'] = ct
   const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')
   const sreq: SwiftRequest = {
     method: req.method, account: '', query: new URLSearchParams(), headers, body: hasBody ? req.raw : undefined,
-    identity: req.ctx ? identityOf(req.ctx) : undefined, id: req.id, owner: false,
+    identity: req.ctx ? identityOf(req.ctx) : undefined, id: req.id, owner: false, env: new Map(),
   }
   try {
     const { path, query } = parsePath(req.url)
     if (!path.account) throw SwiftError.status(404)
     sreq.account = path.account
+    sreq.container = path.container
+    sreq.obj = path.container === undefined ? undefined : path.obj
     sreq.query = query
-    let answer
-    if (path.obj !== undefined && path.container !== undefined) {
-      sreq.container = path.container
-      sreq.obj = path.obj
-      answer = await objectRequest(ctx, sreq)
-    } else if (path.container !== undefined) {
-      sreq.container = path.container
-      if (req.method === 'COPY') throw SwiftError.status(405)
-      answer = await containerRequest(ctx, sreq)
-    } else {
-      answer = await accountRequest(ctx, sreq)
-    }
+    const answer = await pipeline(sreq)
     return send(reply, sreq, answer.status, answer.headers, answer.body)
   } catch (err) {
     if (err instanceof SwiftError) return sendError(reply, sreq, err)
     throw err
   }
+}
+
+/** The innermost handler: the controller for the path's depth. */
+async function controllers(ctx: ProxyContext, req: SwiftRequest) {
+  if (req.obj !== undefined && req.container !== undefined) return objectRequest(ctx, req)
+  if (req.container !== undefined) {
+    if (req.method === 'COPY') throw SwiftError.status(405)
+    return containerRequest(ctx, req)
+  }
+  return accountRequest(ctx, req)
 }
 
 /** Swift's transaction id: `tx` + 21 random hex + `-` + the time in 10 hex digits (clients and Tempest check the form). */

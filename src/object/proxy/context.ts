@@ -41,6 +41,7 @@ export function backendHeaders(req: SwiftRequest, extra: Record<string, string> 
  * (Swift's swift.authorize with req.acl). Sets `req.owner`; throws 401/403 when denied.
  */
 export function checkAccess(ctx: ProxyContext, req: SwiftRequest, acl?: string): void {
+  if (req.preauthorized) { req.owner = false; return }
   const r: AccessRequest = { method: req.method, account: req.account, container: req.container, obj: req.obj,
     referer: req.headers.referer, acl }
   const d = authorize(req.identity, r, ctx.auth)

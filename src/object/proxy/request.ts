@@ -23,6 +23,15 @@ export interface SwiftRequest {
   id: string
   /** Set by authorization: the caller owns the account (may see and set ACLs). */
   owner: boolean
+  /** The middleware that made this request (Swift's swift_source); undefined for client requests. */
+  source?: string
+  /**
+   * Authorized by a middleware (tempurl, formpost; Swift's swift.authorize_override): the
+   * controllers let it through without checking the caller.
+   */
+  preauthorized?: boolean
+  /** Per-request state shared by the middlewares and their subrequests (Swift's environ keys). */
+  env?: Map<string, unknown>
 }
 
 /** What a controller answers: status, headers (for the client), optional body. */

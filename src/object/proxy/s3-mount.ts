@@ -1,12 +1,12 @@
 // Serves S3 on the Swift proxy's port, as s3api does in Swift's pipeline: a request goes to the
 // S3 handler when it carries SigV4 (an `AWS4-HMAC-SHA256` Authorization header or a presigned
-// query) or when its path is not the Swift API's (/v1, /v1.0, /auth, /info). The handler gets
+// query) or when its path is not the Swift API's (/v1, /v1.0, /auth, /info, /healthcheck, /crossdomain.xml). The handler gets
 // the raw node:http request and response; Fastify lets go of them (reply.hijack()).
 import type { IncomingMessage } from 'node:http'
 import type { Api } from '../../core/http/app.ts'
 import { type S3HandlerOptions, createS3Handler } from '../s3/index.ts'
 
-const SWIFT_PATH = /^\/(v1(\.0)?|auth|info)(\/|\?|$)/
+const SWIFT_PATH = /^\/(v1(\.0)?|auth|info|healthcheck|crossdomain\.xml)(\/|\?|$)/
 
 /** Whether a request is for S3 rather than for the Swift API. */
 export function isS3Request(req: IncomingMessage): boolean {

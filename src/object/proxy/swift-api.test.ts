@@ -308,7 +308,7 @@ describe('Swift API: degraded cluster', () => {
 })
 
 describe('Swift API: /info', () => {
-  it('lists the core limits and policies, and no unimplemented middleware', async () => {
+  it('lists the core limits, policies and the sections of what is enabled', async () => {
     const r = await f.store.api.inject({ method: 'GET', url: '/info' })
     assert.equal(r.statusCode, 200)
     const info = JSON.parse(r.body)
@@ -316,7 +316,16 @@ describe('Swift API: /info', () => {
     assert.equal(info.swift.max_meta_count, 90)
     assert.equal(info.swift.container_listing_limit, 10000)
     assert.deepEqual(info.swift.policies, [{ name: 'Policy-0', default: true }])
-    assert.deepEqual(Object.keys(info), ['swift'])
+    assert.deepEqual(Object.keys(info).sort(), ['crossdomain', 'swift'])
+  })
+
+  it('serves /healthcheck and /crossdomain.xml without a token', async () => {
+    const h = await f.store.api.inject({ method: 'GET', url: '/healthcheck' })
+    assert.equal(h.statusCode, 200)
+    assert.equal(h.body, 'OK')
+    const x = await f.store.api.inject({ method: 'GET', url: '/crossdomain.xml' })
+    assert.equal(x.statusCode, 200)
+    assert.match(x.body, /<cross-domain-policy>\n<allow-access-from domain="\*" secure="false" \/>\n<\/cross-domain-policy>/)
   })
 })
 
