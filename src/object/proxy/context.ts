@@ -44,7 +44,10 @@ export function checkAccess(ctx: ProxyContext, req: SwiftRequest, acl?: string):
   if (req.preauthorized) { req.owner = false; return }
   const r: AccessRequest = { method: req.method, account: req.account, container: req.container, obj: req.obj,
     referer: req.headers.referer, acl }
-  const d = authorize(req.identity, r, ctx.auth)
+  // As Swift's proxy: authorize once without the ACL (owners, reseller admins); only a denial is
+  // rechecked against the container's ACL, so an owner stays an owner on a public container.
+  let d = authorize(req.identity, { ...r, acl: undefined }, ctx.auth)
+  if (!d.allowed && acl !== undefined) d = authorize(req.identity, r, ctx.auth)
   if (!d.allowed) throw SwiftError.status(d.status)
   req.owner = d.owner
 }

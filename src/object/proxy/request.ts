@@ -70,8 +70,10 @@ const SYSMETA = /^x-(account|container|object)-sysmeta-|^x-object-transient-sysm
  */
 export function clientHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const k in h) {
-    const v = h[k]
+  for (const raw in h) {
+    const v = h[raw]
+    // A WSGI server (Swift's) sees header names with '_' as '-': X-Container-Meta-a_b is a-b.
+    const k = raw.includes('_') ? raw.replaceAll('_', '-') : raw
     if (v === undefined || SYSMETA.test(k)) continue
     if (k === 'connection' || k === 'keep-alive' || k === 'host' || k === 'expect' || k === 'x-auth-token' || k === 'te') continue
     out[k] = Array.isArray(v) ? v.join(',') : v

@@ -256,13 +256,13 @@ describe('Swift API: authorization', () => {
   })
 
   it('public read with .r:* (objects), listings only with .rlistings', async () => {
-    await f.call('PUT', `${A}/pub`, { headers: { 'x-container-read': '.r:*' } })
+    await f.call('PUT', `${A}/pub-owner`, { headers: { 'x-container-read': '.r:*' } })
     await f.call('PUT', `${A}/pub/page`, { body: 'public' })
     assert.equal((await f.call('GET', `${A}/pub/page`, { token: null })).body, 'public')
-    assert.equal((await f.call('GET', `${A}/pub`, { token: null })).statusCode, 401)
+    assert.equal((await f.call('GET', `${A}/pub-owner`, { token: null })).statusCode, 401)
     assert.equal((await f.call('PUT', `${A}/pub/x`, { token: null, body: 'x' })).statusCode, 401)
-    await f.call('POST', `${A}/pub`, { headers: { 'x-container-read': '.r:*,.rlistings' } })
-    assert.equal((await f.call('GET', `${A}/pub`, { token: null })).body, 'page\n')
+    await f.call('POST', `${A}/pub-owner`, { headers: { 'x-container-read': '.r:*,.rlistings' } })
+    assert.equal((await f.call('GET', `${A}/pub-owner`, { token: null })).body, 'page\n')
   })
 
   it('GET /auth/v1.0 trades project:user and password for a token and storage URL', async () => {
@@ -340,3 +340,16 @@ function findData(dir: string, hash: string): boolean {
   }
   return false
 }
+
+describe('Swift API: header names and owners of public containers', () => {
+  it("reads '_' in header names as '-', and an owner sees the ACLs of a public container", async () => {
+    assert.equal((await f.call('PUT', `${A}/pub-owner`, { headers: { 'x-container-meta-test_meta': 'M1' } })).statusCode, 201)
+    assert.equal((await f.call('POST', `${A}/pub-owner`, { headers: { 'x-container-read': '.r:*,.rlistings' } })).statusCode, 204)
+    const head = await f.call('HEAD', `${A}/pub-owner`)
+    assert.equal(head.headers['x-container-meta-test-meta'], 'M1')
+    assert.equal(head.headers['x-container-read'], '.r:*,.rlistings')
+    const anon = await f.call('HEAD', `${A}/pub-owner`, { token: null })
+    assert.equal(anon.statusCode, 204)
+    assert.equal(anon.headers['x-container-read'], undefined)
+  })
+})
