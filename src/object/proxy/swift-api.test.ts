@@ -256,13 +256,13 @@ describe('Swift API: authorization', () => {
   })
 
   it('public read with .r:* (objects), listings only with .rlistings', async () => {
-    await f.call('PUT', `${A}/pub-owner`, { headers: { 'x-container-read': '.r:*' } })
+    await f.call('PUT', `${A}/pub`, { headers: { 'x-container-read': '.r:*' } })
     await f.call('PUT', `${A}/pub/page`, { body: 'public' })
     assert.equal((await f.call('GET', `${A}/pub/page`, { token: null })).body, 'public')
-    assert.equal((await f.call('GET', `${A}/pub-owner`, { token: null })).statusCode, 401)
+    assert.equal((await f.call('GET', `${A}/pub`, { token: null })).statusCode, 401)
     assert.equal((await f.call('PUT', `${A}/pub/x`, { token: null, body: 'x' })).statusCode, 401)
-    await f.call('POST', `${A}/pub-owner`, { headers: { 'x-container-read': '.r:*,.rlistings' } })
-    assert.equal((await f.call('GET', `${A}/pub-owner`, { token: null })).body, 'page\n')
+    await f.call('POST', `${A}/pub`, { headers: { 'x-container-read': '.r:*,.rlistings' } })
+    assert.equal((await f.call('GET', `${A}/pub`, { token: null })).body, 'page\n')
   })
 
   it('GET /auth/v1.0 trades project:user and password for a token and storage URL', async () => {
