@@ -1,8 +1,8 @@
 // The cloud's Swift pipeline, in Swift's order (proxy-server.conf's [pipeline:main]): a request
 // passes these from the first to the last, then reaches the controllers. The order matters as in
-// Swift: tempurl and formpost authorize before the controllers check ACLs; staticweb answers
-// before quotas; slo and dlo sit left of versioning so segments and manifests are versioned
-// as plain objects.
+// Swift: bulk and tempurl come first; formpost and staticweb answer before the quotas check
+// writes; copy sits left of slo/dlo so a copied manifest is read whole; slo and dlo sit left of
+// versioning so segments and manifests are versioned as plain objects.
 import type { Middleware } from './pipeline.ts'
 
 /** Options of the pipeline's middlewares. */
@@ -14,6 +14,17 @@ export interface PipelineOptions {
 /** The default pipeline. */
 export function defaultMiddlewares(o: PipelineOptions = {}): Middleware[] {
   return [
+    // <cors>
+    // <bulk>
+    // <tempurl>
+    // <formpost>
+    // <staticweb>
+    // <copy>
+    // <container-quotas>
+    // <account-quotas>
+    // <slo>
+    // <dlo>
+    // <versioned-writes>
     ...(o.extra ?? []),
   ]
 }
