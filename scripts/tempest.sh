@@ -2,7 +2,8 @@
 # Runs Tempest (Debian package `tempest`) against a fresh all-in-one Cumulo.
 #   scripts/tempest.sh [REGEX]        default: ^tempest\.api\.identity\.
 # Environment: TEMPEST_WORKDIR (default: a new temp dir), CUMULO_PORT_OFFSET (default 21000),
-#   TEMPEST_CONCURRENCY (default 2), TEMPEST_SWIFT=true to test object storage too.
+#   TEMPEST_CONCURRENCY (default 2), TEMPEST_SWIFT=true to test object storage too,
+#   TEMPEST_GLANCE=true to test the image service too.
 # Prints a JSON summary (passed/failed/skipped and the failing tests) as its last line and
 # writes it to $TEMPEST_WORKDIR/summary.json. Exit status: 0 when Tempest ran, whatever it
 # counted (the caller judges the counts); non-zero when the cloud or Tempest could not run.
@@ -78,7 +79,7 @@ domain_specific_drivers = false
 
 [service_available]
 nova = false
-glance = false
+glance = ${TEMPEST_GLANCE:-false}
 neutron = false
 cinder = false
 swift = ${TEMPEST_SWIFT:-false}
@@ -89,11 +90,24 @@ catalog_type = object-store
 endpoint_type = publicURL
 operator_role = member
 reseller_admin_role = ResellerAdmin
+realm_name = cumulo
+cluster_name = local
 
 [object-storage-feature-enabled]
 discoverability = true
-container_sync = false
-object_versioning = false
+container_sync = true
+object_versioning = true
+
+[image]
+catalog_type = image
+endpoint_type = publicURL
+
+[image-feature-enabled]
+api_v2 = true
+api_v1 = false
+import_image = true
+os_glance_reserved = true
+manage_locations = false
 
 [validation]
 run_validation = false

@@ -6,6 +6,7 @@ import { createCore } from '../core/index.ts'
 import type { Identity, IdentityConfig } from '../identity/index.ts'
 import { bootstrapIdentity, createIdentity, findEc2Credential, registerEndpoints } from '../identity/index.ts'
 import { type ObjectStore, type PasswordAuthenticator, createObjectStore } from '../object/index.ts'
+import { type Image, createImage } from '../image/index.ts'
 
 /** Everything `cumulo up` needs to know. */
 export interface AllInOneOptions {
@@ -19,8 +20,11 @@ export interface AllInOneOptions {
   portOffset?: number
   adminPassword?: string
   identity?: Partial<IdentityConfig>
-  /** Object store: partition power of the rings made at first start (default 10; tests use less). */
-  object?: { partPower?: number }
+  /**
+   * Object store: partition power (default 10; tests use less) and replica count (default 3) of
+   * the rings made at first start.
+   */
+  object?: { partPower?: number; replicas?: number }
   logLevel?: string
 }
 
@@ -33,7 +37,7 @@ export interface RunningCloud {
 }
 
 /** OpenStack's usual ports (Swift's storage servers: object 6200, container 6201, account 6202). */
-export const PORTS = { identity: 5000, objectStore: 8080, objectServer: 6200, containerServer: 6201, accountServer: 6202 } as const
+export const PORTS = { identity: 5000, image: 9292, objectStore: 8080, objectServer: 6200, containerServer: 6201, accountServer: 6202 } as const
 
 /** Starts the all-in-one cloud in this process: every service, on one database. */
 export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
@@ -60,11 +64,14 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
   let objectStore: ObjectStore
   try {
     objectStore = await createObjectStore(core, {
-      auth: identity.auth, dataDir: join(dataDir, 'object'), host: ringHost, partPower: o.object?.partPower,
+      auth: identity.auth, dataDir: join(dataDir, 'object'), host: ringHost, partPower: o.object?.partPower, replicas: o.object?.replicas,
       ports: { object: port(PORTS.objectServer), container: port(PORTS.containerServer), account: port(PORTS.accountServer) },
       authenticate: passwordAuthenticator(identity),
       // S3 on the same port, signed with Keystone's EC2 credentials (`openstack ec2 credentials create`).
       ec2Credentials: (accessKey) => findEc2Credential(identity.ctx.db, accessKey),
+      // Containers may sync to other containers of this cloud: //cumulo/local/AUTH_<project>/<container>.
+      containerSync: { self: { realm: 'cumulo', cluster: 'local',
+        endpoint: `http://${ringHost.includes(':') ? `[${ringHost}]` : ringHost}:${port(PORTS.objectStore)}/v1/` } },
     })
   } catch (err) {
     await identity.close(); await core.db.close()
@@ -75,6 +82,17 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
   const s3Url = `http://${urlHost}:${port(PORTS.objectStore)}`
   await registerEndpoints(identity.ctx, { type: 's3', name: 's3', url: s3Url })
 
+  // Image service (Glance v2): image data in DATA_DIR/images (a FileImageStore).
+  let image: Image
+  try {
+    image = await createImage(core, { auth: identity.auth, dataDir: join(dataDir, 'images') })
+  } catch (err) {
+    await objectStore.close(); await identity.close(); await core.db.close()
+    throw err
+  }
+  const imageUrl = `http://${urlHost}:${port(PORTS.image)}`
+  await registerEndpoints(identity.ctx, { type: 'image', name: 'glance', url: imageUrl })
+
   try {
     await identity.api.listen({ host: o.bind, port: port(PORTS.identity) })
     await objectStore.api.listen({ host: o.bind, port: port(PORTS.objectStore) })
@@ -84,12 +102,20 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
     throw err
   }
 
+  try {
+    await image.api.listen({ host: o.bind, port: port(PORTS.image) })
+  } catch (err) {
+    await image.close(); await objectStore.close(); await identity.close(); await core.db.close()
+    throw err
+  }
+
   writeCloudsYaml(cloudsPath, { authUrl: identityUrl, password: adminPassword })
-  const endpoints = { identity: identityUrl, 'object-store': objectUrl, s3: s3Url }
+  const endpoints = { identity: identityUrl, image: imageUrl, 'object-store': objectUrl, s3: s3Url }
   core.log.info({ endpoints }, 'cumulo is up')
   return {
     endpoints, adminPassword, adminProjectId: boot.adminProjectId, cloudsYaml: cloudsPath,
     async stop() {
+      await image.close()
       await objectStore.close()
       await identity.close()
       await core.db.close()

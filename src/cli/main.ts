@@ -24,6 +24,8 @@ Options:
   --bind IP          address to listen on (default 127.0.0.1)
   --database URL     postgres://user:pass@host/db (default: SQLite under DIR/db)
   --set identity.lockout_failure_attempts=2   keystone.conf-style options
+  --set object.replicas=1   replicas (default 3) and object.part_power (10) of the
+                     object-store rings made at first start
 Environment: CUMULO_ADMIN_PASSWORD (first start), CUMULO_LOG_LEVEL (info)`
 
 /** keystone.conf option names → IdentityConfig fields. */
@@ -55,9 +57,34 @@ function identityConfig(file: string | undefined, sets: string[]): Partial<Ident
     for (const [k, v] of Object.entries(doc.identity ?? {})) put(k, v)
   }
   for (const s of sets) {
+    if (s.startsWith('object.')) continue // objectConfig's
     const m = /^identity\.([a-z_]+)=(.*)$/.exec(s)
-    if (!m) fail(`--set wants identity.option=value, got "${s}"`)
+    if (!m) fail(`--set wants identity.option=value or object.option=value, got "${s}"`)
     put(m[1]!, m[2])
+  }
+  return out
+}
+
+/** Object-store options (swift.conf / ring-builder style names) → the rings made at first start. */
+const OBJECT_OPTIONS = { replicas: 'replicas', part_power: 'partPower' } as const
+
+function objectConfig(file: string | undefined, sets: string[]): { replicas?: number; partPower?: number } {
+  const out: { replicas?: number; partPower?: number } = {}
+  const put = (key: string, value: unknown) => {
+    const field = OBJECT_OPTIONS[key as keyof typeof OBJECT_OPTIONS]
+    if (!field) fail(`unknown option object.${key}`)
+    const n = Number(value)
+    const [min, max] = field === 'replicas' ? [1, 16] : [1, 22]
+    if (!Number.isInteger(n) || n < min || n > max) fail(`object.${key} must be an integer ${min}..${max}`)
+    out[field] = n
+  }
+  if (file) {
+    const doc = YAML.parse(readFileSync(file, 'utf8')) ?? {}
+    for (const [k, v] of Object.entries(doc.object ?? {})) put(k, v)
+  }
+  for (const s of sets) {
+    const m = /^object\.([a-z_]+)=(.*)$/.exec(s)
+    if (m) put(m[1]!, m[2])
   }
   return out
 }
@@ -91,6 +118,7 @@ async function up(args: string[]): Promise<void> {
       dataDir, bind: values.bind!, publicHost: values['public-host'], database: values.database,
       portOffset: offset, adminPassword: process.env.CUMULO_ADMIN_PASSWORD || undefined,
       identity: identityConfig(values.config, values.set as string[]),
+      object: objectConfig(values.config, values.set as string[]),
       logLevel: process.env.CUMULO_LOG_LEVEL,
     })
   } catch (err) {

@@ -8,6 +8,8 @@ import type { Api } from '../core/http/app.ts'
 import { type LocalCluster, type ServerKind, type ServerPorts, DEFAULT_SERVER_PORTS, ensureLocalCluster } from './cluster.ts'
 import type { KeystoneAuthOptions } from './proxy/acl.ts'
 import { createSwiftProxy } from './proxy/app.ts'
+import { type ContainerSyncConfig, storeContainerSync } from './proxy/container-sync-realms.ts'
+import type { CorsSettings } from './proxy/cors.ts'
 import { defaultMiddlewares } from './proxy/middlewares.ts'
 import { mountS3 } from './proxy/s3-mount.ts'
 import { ProxyS3Storage } from './proxy/s3-storage.ts'
@@ -40,6 +42,8 @@ export interface ObjectStoreOptions {
   partPower?: number
   /** Device directories of this node. Default d1, d2, d3. */
   devices?: readonly string[]
+  /** Replicas of the rings made at first start (default 3, at most one per device); later starts keep the rings' own. */
+  replicas?: number
   /** For GET /auth/v1.0 (Swift v1 auth). */
   authenticate?: PasswordAuthenticator
   keystone?: Partial<KeystoneAuthOptions>
@@ -55,6 +59,10 @@ export interface ObjectStoreOptions {
   ec2Credentials?: CredentialLookup
   /** The region S3 signatures name (default 'RegionOne'; us-east-1 is accepted too). */
   s3Region?: string
+  /** Container sync: realms file, a realm naming this cluster, allowed_sync_hosts (default 127.0.0.1). */
+  containerSync?: ContainerSyncConfig
+  /** The proxy's CORS settings (cors_allow_origin, cors_expose_headers, strict_cors_mode). */
+  cors?: Partial<CorsSettings>
 }
 
 /** The running object store. */
@@ -78,8 +86,9 @@ export async function createObjectStore(core: Core, o: ObjectStoreOptions): Prom
   const host = o.host ?? '127.0.0.1'
   const ports = o.ports ?? DEFAULT_SERVER_PORTS
   const log = core.log.child({ svc: 'object-storage' }) as unknown as StorageLogger
-  const cluster = await ensureLocalCluster({ root: o.dataDir, host, ports, devices: o.devices, partPower: o.partPower })
+  const cluster = await ensureLocalCluster({ root: o.dataDir, host, ports, devices: o.devices, partPower: o.partPower, replicas: o.replicas })
   const { hashConfig, devicesRoot, rings } = cluster
+  const containerSync = storeContainerSync(o.containerSync, o.dataDir, hashConfig)
 
   // "ip:port" → this process's server of that kind: every device of the rings that names this
   // host, and the configured ports (rings written on an earlier start may differ).
@@ -102,7 +111,7 @@ export async function createObjectStore(core: Core, o: ObjectStoreOptions): Prom
 
   const { api, ctx } = createSwiftProxy({
     log: core.log, policy: core.policy, auth: () => o.auth, client, authenticate: o.authenticate, keystone: o.keystone,
-    middlewares: defaultMiddlewares(),
+    middlewares: defaultMiddlewares(), containerSync, cors: o.cors,
   })
   const s3Storage = new ProxyS3Storage(ctx)
   if (o.ec2Credentials) {
@@ -118,7 +127,7 @@ export async function createObjectStore(core: Core, o: ObjectStoreOptions): Prom
     client: (dev) => client.route(hostOf(dev)),
     rings: { object: rings.object, container: rings.container, account: rings.account },
     containerServer: container, accountServer: account,
-    intervals: o.daemons === false ? undefined : o.daemons,
+    intervals: o.daemons === false ? undefined : o.daemons, containerSync,
   })
   if (o.daemons !== false) daemons.start()
 

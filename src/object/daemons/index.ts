@@ -1,8 +1,10 @@
 // The object store's background daemons for one storage node, built together: what all-in-one
 // (and a storage-node process) starts next to its object, container and account servers.
+import type { ContainerSyncSettings } from '../proxy/container-sync-realms.ts'
 import type { Ring } from '../ring/ring.ts'
 import type { ObjectDisk } from '../storage/diskfile.ts'
 import type { DaemonOptions } from './common.ts'
+import { ContainerSync } from './container-sync.ts'
 import { ContainerUpdater } from './container-updater.ts'
 import type { Daemon } from './daemon.ts'
 import { DbReplicator } from './db-replicator.ts'
@@ -13,6 +15,7 @@ import { ObjectUpdater } from './object-updater.ts'
 
 export { type Daemon, PeriodicDaemon, StoppedError } from './daemon.ts'
 export { type DaemonOptions, type NodeClient, type StorageServerKind, RateLimiter, localDevs, nodeKey } from './common.ts'
+export { ContainerSync, type ContainerSyncOptions, type ContainerSyncStats } from './container-sync.ts'
 export { ContainerUpdater, type ContainerUpdaterOptions, type ContainerUpdaterStats } from './container-updater.ts'
 export { DbReplicator, type DbReplicatorOptions, type DbReplicatorStats } from './db-replicator.ts'
 export { ObjectAuditor, type ObjectAuditorOptions, type ObjectAuditorStats } from './object-auditor.ts'
@@ -23,7 +26,7 @@ export { pushObject, type PushResult } from './object-push.ts'
 
 /** Names of the daemons, as keys of `intervals`. */
 export type DaemonName = 'objectReplicator' | 'containerReplicator' | 'accountReplicator' | 'auditor' | 'updater' |
-  'containerUpdater' | 'expirer'
+  'containerUpdater' | 'expirer' | 'containerSync'
 
 /** Milliseconds between pass starts. Swift's defaults for replication (30 s); longer ones where a pass reads everything. */
 export const DEFAULT_INTERVALS: Readonly<Record<DaemonName, number>> = {
@@ -34,6 +37,9 @@ export const DEFAULT_INTERVALS: Readonly<Record<DaemonName, number>> = {
   containerUpdater: 60_000,
   auditor: 3_600_000,
   expirer: 3_600_000,
+  // Swift's is 300 s; a pass over containers without sync costs two stat() calls each here, so
+  // synced objects can show up at their destination within half a minute.
+  containerSync: 30_000,
 }
 
 /** Everything the daemons of one node need. */
@@ -60,6 +66,8 @@ export interface ObjectDaemonsOptions extends DaemonOptions {
   auditor?: { bytesPerSecond?: number; filesPerSecond?: number }
   /** Tombstone and deleted-DB reclaim age in seconds (default one week). */
   reclaimAge?: number
+  /** Container sync realms and allowed hosts (the proxy's; default none and 127.0.0.1). */
+  containerSync?: ContainerSyncSettings
 }
 
 /** The daemons of one node. */
@@ -72,6 +80,8 @@ export interface ObjectDaemons {
   /** Keeps account rows (counts, bytes) current. */
   containerUpdater: ContainerUpdater
   expirer: ObjectExpirer
+  /** Replays rows of containers with X-Container-Sync-To to their destination. */
+  containerSync: ContainerSync
   /** Starts every daemon whose interval is not 0 (first passes staggered over up to 15 s). */
   start(): void
   /** Stops them all, waiting for passes in progress. */
@@ -95,6 +105,8 @@ export function createObjectDaemons(o: ObjectDaemonsOptions): ObjectDaemons {
     updater: new ObjectUpdater({ ...base, containerRing: o.rings.container, ring: o.rings.object, myNodes: o.myNodes, disk: o.disk }),
     containerUpdater: new ContainerUpdater({ ...base, containerRing: o.rings.container, accountRing: o.rings.account }),
     expirer: new ObjectExpirer({ ...base, ring: o.rings.object, policyRings: o.rings.policies, containerRing: o.rings.container, disk: o.disk }),
+    containerSync: new ContainerSync({ ...base, containerRing: o.rings.container, objectRing: o.rings.object,
+      policyRings: o.rings.policies, settings: o.containerSync }),
   }
   const intervals = { ...DEFAULT_INTERVALS, ...o.intervals }
   const all = Object.entries(daemons) as [DaemonName, Daemon<unknown>][]

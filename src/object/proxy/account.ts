@@ -1,7 +1,9 @@
 // /v1/<account>: GET (container listing), HEAD, POST (metadata); PUT and DELETE are refused
 // (Swift's allow_account_management = false). Accounts spring into existence on first write
-// (account_autocreate): until then GET/HEAD answer as for an empty account.
+// (account_autocreate): until then GET/HEAD answer as for an empty account. Owners set the
+// account ACL (X-Account-Access-Control, account-acl.ts), kept as sysmeta and shown to owners.
 import { DbError } from '../storage/db-broker.ts'
+import { ACCOUNT_ACL_HEADER, ACCOUNT_ACL_SYSMETA, accountAclError, accountAclErrorBody, accountAclHeader } from './account-acl.ts'
 import { type ListingContentType, listingContentType, renderAccountListing } from '../storage/listing.ts'
 import { CONSTRAINTS, checkListingParams, checkMetadata, checkNameLength } from './constraints.ts'
 import { type ProxyContext, backendHeaders, checkAccess } from './context.ts'
@@ -14,6 +16,12 @@ import { entityPath } from './storage-client.ts'
 /** Handles a request on an account. */
 export async function accountRequest(ctx: ProxyContext, req: SwiftRequest): Promise<ClientAnswer> {
   checkNameLength('Account', req.account)
+  // As tempauth: a malformed ACL is refused before anything else is decided.
+  const acl = req.headers[ACCOUNT_ACL_HEADER]
+  if (acl !== undefined) {
+    const error = accountAclError(acl)
+    if (error) throw SwiftError.text(400, accountAclErrorBody(error, acl))
+  }
   checkAccess(ctx, req)
   switch (req.method) {
     case 'GET': case 'HEAD': return getOrHead(ctx, req)
@@ -44,6 +52,10 @@ async function getOrHead(ctx: ProxyContext, req: SwiftRequest): Promise<ClientAn
   if (answer.status >= 200 && answer.status < 300) ctx.infos.setAccount(req.account, { ...answer, body: Buffer.alloc(0) })
   const { body, contentType } = answerBody(answer)
   const out = responseHeaders(answer.headers, req.owner)
+  if (req.owner) {
+    const shown = accountAclHeader(answer.headers[ACCOUNT_ACL_SYSMETA])
+    if (shown !== undefined) out[ACCOUNT_ACL_HEADER] = shown
+  }
   if (contentType) out['content-type'] = contentType
   return { status: answer.status, headers: out, body }
 }
@@ -77,8 +89,11 @@ async function post(ctx: ProxyContext, req: SwiftRequest): Promise<ClientAnswer>
   checkMetadata(req.headers, 'account')
   const ring = ctx.client.ring('account')
   const part = ring.getPartition(ctx.client.hashConfig, req.account)
+  const extra: Record<string, string> = {}
+  // Only owners (account admins included) change the ACL; the value is stored as sent.
+  if (req.owner && req.headers[ACCOUNT_ACL_HEADER] !== undefined) extra[ACCOUNT_ACL_SYSMETA] = req.headers[ACCOUNT_ACL_HEADER]
   const send = async (): Promise<NodeAnswer> => {
-    const base = backendHeaders(req, { 'x-timestamp': ctx.now().internal, ...transferHeaders(req.headers, 'account') })
+    const base = backendHeaders(req, { 'x-timestamp': ctx.now().internal, ...transferHeaders(req.headers, 'account'), ...extra })
     return ctx.client.writeAll('account', part, 'POST', entityPath(req.account), ring.getPartNodes(part).map(() => ({ ...base })))
   }
   let answer = await send()

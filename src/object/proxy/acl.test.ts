@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { type AccessRequest, type SwiftIdentity, authorize, cleanAcl, parseAcl, referrerAllowed } from './acl.ts'
+import { accountAclError, accountAclErrorBody, accountAclHeader, accountAclsOf, formatAclV2, parseAclV2 } from './account-acl.ts'
 import { SwiftError } from './errors.ts'
 
 const P = 'p1id'
@@ -70,5 +71,58 @@ describe('keystoneauth authorization', () => {
     assert.equal(referrerAllowed(undefined, ['*']), true)
     assert.equal(referrerAllowed('http://x.example.com/', ['*', '-x.example.com']), false)
     assert.equal(referrerAllowed('http://y.example.com/', ['*', '-.example.com', 'y.example.com']), true)
+  })
+})
+
+describe('account ACLs (X-Account-Access-Control)', () => {
+  const acls = accountAclsOf(JSON.stringify({ admin: ['p9id:*'], 'read-write': ['p2id:u-bob'], 'read-only': ['*:u-carol', 'reader'] }))!
+  const carol: SwiftIdentity = { ...bob, userId: 'u-carol', userName: 'carol', projectId: 'p3id', projectName: 'p3' }
+  const dave: SwiftIdentity = { ...bob, userId: 'u-dave', userName: 'dave', projectId: 'p9id', projectName: 'p9' }
+  const acct = (method: string, container?: string, obj?: string): AccessRequest =>
+    ({ method, account: `AUTH_${P}`, container, obj, accountAcl: acls })
+
+  it('grants as tempauth: admin owns, read-write writes containers and objects, read-only reads', () => {
+    const table: Array<[string, SwiftIdentity, AccessRequest, Want]> = [
+      ['read-only lists the account', carol, acct('GET'), 'allow'],
+      ['read-only reads objects', carol, acct('HEAD', 'c', 'o'), 'allow'],
+      ['read-only cannot write objects', carol, acct('PUT', 'c', 'o'), 403],
+      ['read-only cannot create containers', carol, acct('PUT', 'c'), 403],
+      ['read-write writes objects', bob, acct('PUT', 'c', 'o'), 'allow'],
+      ['read-write deletes containers', bob, acct('DELETE', 'c'), 'allow'],
+      ['read-write reads the account', bob, acct('HEAD'), 'allow'],
+      ['read-write cannot change the account', bob, acct('POST'), 403],
+      ['admin is an owner', dave, acct('POST'), 'owner'],
+      ['admin owns containers too', dave, acct('PUT', 'c'), 'owner'],
+      ['admin still cannot delete the account', dave, acct('DELETE'), 403],
+      ['a role of the account project', reader, acct('GET', 'c'), 'allow'],
+      ['a role does not reach other projects', { ...bob, userId: 'u-x', roles: ['reader'] }, acct('GET', 'c'), 403],
+      ['no ACL entry', { ...bob, userId: 'u-eve', projectId: 'p5id' }, acct('GET'), 403],
+      ['ids match outside the default domain', otherDomain, acct('PUT', 'c', 'o'), 'allow'],
+      ['owners stay owners', alice, acct('GET'), 'owner'],
+    ]
+    for (const [what, id, req, want] of table) {
+      const d = authorize(id, req)
+      assert.equal(d.allowed ? (d.owner ? 'owner' : 'allow') : d.status, want, what)
+    }
+    assert.deepEqual(authorize(undefined, acct('GET')), { allowed: false, status: 401 }, 'never for anonymous callers')
+  })
+
+  it('validates, stores and shows ACLs as Swift', () => {
+    assert.equal(accountAclError('{"admin":["a"],"read-only":[]}'), undefined)
+    assert.equal(accountAclError(''), undefined)
+    assert.equal(accountAclError('{"admin": "a"}'), 'Value for key "admin" must be a list')
+    assert.equal(accountAclError('{"admin": [1]}'), 'Elements of "admin" list must be strings')
+    assert.equal(accountAclError('{"owner": []}'), 'Key "owner" not recognized')
+    assert.equal(accountAclError('[1]'), "Syntax error in input ('[1]')")
+    assert.equal(accountAclError("{it's"), `Syntax error in input ("{it's")`)
+    assert.equal(accountAclErrorBody('E', 'v'), 'X-Account-Access-Control invalid: E\n\nInput: v\n')
+    assert.equal(formatAclV2({ 'read-only': ['é'], admin: ['b', 'a'] }), '{"admin":["b","a"],"read-only":["\\u00e9"]}')
+    assert.equal(accountAclHeader('{ "read-write" : ["x"] }'), '{"read-write":["x"]}')
+    assert.equal(accountAclHeader('{}'), undefined)
+    assert.equal(accountAclHeader(undefined), undefined)
+    assert.equal(accountAclsOf('{"admin":[]}'), undefined, 'empty lists are no ACL')
+    assert.equal(accountAclsOf('not json'), undefined)
+    assert.deepEqual(parseAclV2(''), {})
+    assert.equal(parseAclV2('"x"'), null)
   })
 })

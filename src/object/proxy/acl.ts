@@ -1,5 +1,6 @@
 // Container ACLs and Keystone authorization, as Swift's middleware/acl.py and keystoneauth.py:
 // who may do what to AUTH_<project> accounts, their containers and objects.
+import { type AccountAcls, accountAclLevel } from './account-acl.ts'
 import { SwiftError } from './errors.ts'
 
 /**
@@ -109,6 +110,8 @@ export interface AccessRequest {
   referer?: string
   /** X-Container-Read for reads, X-Container-Write for object writes; undefined otherwise. */
   acl?: string
+  /** The account's X-Account-Access-Control, when it has one. */
+  accountAcl?: AccountAcls
 }
 
 /** The decision: allowed (as owner, when `owner`), or denied with 401 (anonymous) / 403. */
@@ -123,8 +126,33 @@ function referrerAccess(r: AccessRequest, acl: ParsedAcl): boolean | undefined {
   return !!r.obj || acl.groups.includes('.rlistings')
 }
 
-/** keystoneauth's authorize for a caller with a validated token. */
+/** keystoneauth's authorize for a caller with a validated token, then the account ACL. */
 export function authorizeIdentity(id: SwiftIdentity, r: AccessRequest, o: KeystoneAuthOptions = DEFAULT_KEYSTONE_AUTH): AccessDecision {
+  const d = keystoneDecision(id, r, o)
+  if (d.allowed || !r.accountAcl) return d
+  return accountAclDecision(id, r, o) ?? d
+}
+
+/**
+ * tempauth's X-Account-Access-Control check (consulted once keystoneauth has refused): admin
+ * grantees are owners; read-write ones may do anything to containers and objects but only read
+ * the account; read-only ones may only read. Grantees match as in container ACLs.
+ */
+function accountAclDecision(id: SwiftIdentity, r: AccessRequest, o: KeystoneAuthOptions): AccessDecision | undefined {
+  const acls = r.accountAcl!
+  const isRead = r.method === 'GET' || r.method === 'HEAD'
+  const allowNames = namesAllowed(id, r, o)
+  const ownProject = !!id.projectId && r.account === o.resellerPrefix + id.projectId
+  const roles = id.roles.map((x) => x.toLowerCase())
+  const level = accountAclLevel(acls, (grantees) => matchCrossTenant(id, grantees, allowNames) ||
+    (ownProject && grantees.some((g) => !g.includes(':') && roles.includes(g.toLowerCase()))))
+  if (level === 'admin') return r.method === 'DELETE' && !r.container ? undefined : OWNER
+  if (level === 'read-write' && (r.container !== undefined || isRead)) return ALLOW
+  if (level === 'read-only' && isRead) return ALLOW
+  return undefined
+}
+
+function keystoneDecision(id: SwiftIdentity, r: AccessRequest, o: KeystoneAuthOptions): AccessDecision {
   const deny: AccessDecision = { allowed: false, status: 403 }
   const roles = id.roles.map((x) => x.toLowerCase())
   const acl = parseAcl(r.acl)

@@ -11,14 +11,16 @@ import { DEFAULT_KEYSTONE_AUTH, type KeystoneAuthOptions } from './acl.ts'
 import { accountRequest } from './account.ts'
 import { type PasswordAuthenticator, identityOf, v1AuthRoutes } from './auth.ts'
 import { containerRequest } from './container.ts'
-import { type ProxyContext, type ProxyPolicy, timestampSource } from './context.ts'
+import { type ProxyContext, type ProxyPolicy, loadAccountAcl, timestampSource } from './context.ts'
+import { type ContainerSyncSettings, containerSyncSettings } from './container-sync-realms.ts'
+import { type CorsSettings, DEFAULT_CORS, optionsAnswer } from './cors.ts'
 import { SwiftError } from './errors.ts'
 import { infoRoutes } from './info.ts'
 import { InfoCache, type InfoCacheOptions } from './info-cache.ts'
 import { objectRequest } from './object.ts'
 import { publicRouteInfo, publicRoutes } from './public-routes.ts'
 import { type Middleware, type SwiftHandler, compose } from './pipeline.ts'
-import { type SwiftRequest, clientHeaders, parsePath, send, sendError } from './request.ts'
+import { type SwiftRequest, clientHeaders, decodedPath, parsePath, send, sendError } from './request.ts'
 import type { StorageClient } from './storage-client.ts'
 
 /** Options of the Swift proxy API. */
@@ -41,6 +43,10 @@ export interface SwiftProxyOptions {
   publicUrl?: string
   /** The middleware pipeline, outermost first (default: none; see middlewares.ts for the cloud's). */
   middlewares?: readonly Middleware[]
+  /** CORS settings (default Swift's: no operator origins, strict mode). */
+  cors?: Partial<CorsSettings>
+  /** Container sync realms and allowed hosts (default: no realms, allowed_sync_hosts 127.0.0.1). */
+  containerSync?: ContainerSyncSettings
 }
 
 /** The running proxy: its Fastify API and shared state. */
@@ -70,6 +76,8 @@ export function createSwiftProxy(o: SwiftProxyOptions): SwiftProxy {
     clientTimeoutMs: o.clientTimeoutMs ?? 60_000,
     nodeTimeoutMs: o.nodeTimeoutMs ?? 10_000,
     policies,
+    cors: { ...DEFAULT_CORS, ...o.cors },
+    containerSync: o.containerSync ?? containerSyncSettings(),
   }
 
   // Object bodies are data, whatever their Content-Type: no parser may read them. Fastify picks
@@ -100,6 +108,8 @@ export function createSwiftProxy(o: SwiftProxyOptions): SwiftProxy {
   })
 
   const middlewares = o.middlewares ?? []
+  // Composed first: a middleware's /info section may depend on the context it was given.
+  const pipeline = compose(middlewares, (req) => controllers(ctx, req), ctx)
   infoRoutes(api, policies, middlewares, publicRouteInfo())
   publicRoutes(api)
   v1AuthRoutes(api, {
@@ -107,11 +117,10 @@ export function createSwiftProxy(o: SwiftProxyOptions): SwiftProxy {
     resellerPrefix: ctx.auth.resellerPrefix,
     publicUrl: o.publicUrl,
   })
-  const pipeline = compose(middlewares, (req) => controllers(ctx, req), ctx)
   const handler = (req: FastifyRequest, reply: FastifyReply) => dispatch(pipeline, req, reply)
   for (const url of ['/v1/*', '/v1.0/*']) {
     api.route({
-      method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY'], url, exposeHeadRoute: false,
+      method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'COPY', 'OPTIONS'], url, exposeHeadRoute: false,
       // Who may do what depends on the account, the container's ACLs and the token's roles:
       // the controllers decide (keystoneauth), and anonymous requests are allowed through to them.
       config: { optionalAuth: true, selfPolicy: true },
@@ -131,6 +140,8 @@ async function dispatch(pipeline: SwiftHandler, req: FastifyRequest, reply: Fast
     method: req.method, account: '', query: new URLSearchParams(), headers, body: hasBody ? req.raw : undefined,
     identity: req.ctx ? identityOf(req.ctx) : undefined, id: req.id, owner: false, env: new Map(),
   }
+  // The client's address, for tempurl's temp_url_ip_range (Swift's REMOTE_ADDR).
+  sreq.env!.set('REMOTE_ADDR', req.ip)
   try {
     const { path, query } = parsePath(req.url)
     if (!path.account) throw SwiftError.status(404)
@@ -138,7 +149,12 @@ async function dispatch(pipeline: SwiftHandler, req: FastifyRequest, reply: Fast
     sreq.container = path.container
     sreq.obj = path.container === undefined ? undefined : path.obj
     sreq.query = query
+    sreq.env!.set('swift.version', path.version)
+    // The decoded path as sent, trailing '/' included (staticweb redirects /v1/a/c to /v1/a/c/).
+    sreq.env!.set('swift.path', decodedPath(req.url))
     const answer = await pipeline(sreq)
+    // Middlewares talk to one another in x-backend-* headers; the client never sees them.
+    for (const k in answer.headers) if (k.startsWith('x-backend-')) delete answer.headers[k]
     return send(reply, sreq, answer.status, answer.headers, answer.body)
   } catch (err) {
     if (err instanceof SwiftError) return sendError(reply, sreq, err)
@@ -148,6 +164,9 @@ async function dispatch(pipeline: SwiftHandler, req: FastifyRequest, reply: Fast
 
 /** The innermost handler: the controller for the path's depth. */
 async function controllers(ctx: ProxyContext, req: SwiftRequest) {
+  // Preflights are answered by the cors middleware; without it, OPTIONS still gets its Allow.
+  if (req.method === 'OPTIONS') return optionsAnswer(ctx, req)
+  await loadAccountAcl(ctx, req)
   if (req.obj !== undefined && req.container !== undefined) return objectRequest(ctx, req)
   if (req.container !== undefined) {
     if (req.method === 'COPY') throw SwiftError.status(405)

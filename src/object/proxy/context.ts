@@ -3,6 +3,8 @@
 import { Timestamp } from '../ring/timestamp.ts'
 import type { StorageLogger } from '../storage/backend.ts'
 import { type AccessRequest, type KeystoneAuthOptions, authorize } from './acl.ts'
+import type { ContainerSyncSettings } from './container-sync-realms.ts'
+import type { CorsSettings } from './cors.ts'
 import { SwiftError } from './errors.ts'
 import type { InfoCache } from './info-cache.ts'
 import type { SwiftRequest } from './request.ts'
@@ -23,6 +25,10 @@ export interface ProxyContext {
   clientTimeoutMs: number
   nodeTimeoutMs: number
   policies: readonly ProxyPolicy[]
+  /** The proxy's CORS settings (Swift's cors_allow_origin, cors_expose_headers, strict_cors_mode). */
+  cors: CorsSettings
+  /** Container sync realms and rules (container-sync-realms.conf, allowed_sync_hosts). */
+  containerSync: ContainerSyncSettings
 }
 
 /** Headers every backend request carries (Swift's generate_request_headers). */
@@ -37,19 +43,44 @@ export function backendHeaders(req: SwiftRequest, extra: Record<string, string> 
 }
 
 /**
- * Authorizes the request against the account and, when given, the container ACL that applies
- * (Swift's swift.authorize with req.acl). Sets `req.owner`; throws 401/403 when denied.
+ * Authorizes the request against the account (its owners and its X-Account-Access-Control)
+ * and, when given, the container ACL that applies (Swift's swift.authorize with req.acl). Sets
+ * `req.owner`; throws 401/403 when denied. The account ACL is read from the info cache without
+ * waiting: `loadAccountAcl` (which the proxy runs before its controllers) fetches it.
  */
 export function checkAccess(ctx: ProxyContext, req: SwiftRequest, acl?: string): void {
-  if (req.preauthorized) { req.owner = false; return }
+  if (req.preauthorized) {
+    // A middleware authorized the request (tempurl, formpost) and may limit its subrequests to a
+    // scope (Swift's swift.authorize set by tempurl): a key for one container covers only it.
+    const scope = req.env?.get('swift.authorize')
+    const denied = typeof scope === 'function' ? (scope as (r: SwiftRequest) => SwiftError | undefined)(req) : undefined
+    if (denied) throw denied
+    req.owner = false
+    return
+  }
   const r: AccessRequest = { method: req.method, account: req.account, container: req.container, obj: req.obj,
-    referer: req.headers.referer, acl }
+    referer: req.headers.referer, acl: undefined }
   // As Swift's proxy: authorize once without the ACL (owners, reseller admins); only a denial is
   // rechecked against the container's ACL, so an owner stays an owner on a public container.
-  let d = authorize(req.identity, { ...r, acl: undefined }, ctx.auth)
-  if (!d.allowed && acl !== undefined) d = authorize(req.identity, r, ctx.auth)
+  let d = authorize(req.identity, r, ctx.auth)
+  if (!d.allowed && req.identity) {
+    r.accountAcl = ctx.infos.peekAccount(req.account)?.acl
+    if (r.accountAcl) d = authorize(req.identity, r, ctx.auth)
+  }
+  if (!d.allowed && acl !== undefined) d = authorize(req.identity, { ...r, acl }, ctx.auth)
   if (!d.allowed) throw SwiftError.status(d.status)
   req.owner = d.owner
+}
+
+/**
+ * Makes the account's ACL available to `checkAccess` when it could matter: a caller with a
+ * token whom keystoneauth alone would refuse. Owners and anonymous callers cost nothing.
+ */
+export async function loadAccountAcl(ctx: ProxyContext, req: SwiftRequest): Promise<void> {
+  if (req.preauthorized || !req.identity || req.method === 'OPTIONS') return
+  const r: AccessRequest = { method: req.method, account: req.account, container: req.container, obj: req.obj }
+  if (authorize(req.identity, r, ctx.auth).allowed) return
+  try { await ctx.infos.account(req.account) } catch { /* unreachable account: no ACL applies */ }
 }
 
 /** The policy with a given index, or the default. */

@@ -19,8 +19,10 @@ export function transferHeaders(h: Record<string, string>, type: 'account' | 'co
       out[k.replace('-remove', '')] = ''
     }
   }
+  // Sysmeta comes only from middlewares (the gatekeeper drops clients'): it is stored as given.
+  const sysmeta = `x-${type}-sysmeta-`
   for (const k in h) {
-    if (k.startsWith(meta) || passThrough.includes(k)) out[k] = h[k]
+    if (k.startsWith(meta) || k.startsWith(sysmeta) || passThrough.includes(k)) out[k] = h[k]
   }
   return out
 }

@@ -2,6 +2,7 @@
 // exist, the container's ACLs and storage policy. Every object request needs them, so answers
 // are kept briefly (Swift keeps them in memcache for recheck_*_existence seconds) and this
 // proxy forgets an entry as soon as it changes the account or container itself.
+import { ACCOUNT_ACL_SYSMETA, type AccountAcls, accountAclsOf } from './account-acl.ts'
 import type { NodeAnswer } from './quorum.ts'
 import { type StorageClient, entityPath } from './storage-client.ts'
 
@@ -15,14 +16,31 @@ export interface ContainerInfo {
   policy: number
   objectCount: number
   bytes: number
+  /** X-Container-Sync-Key / -To (container sync). */
+  syncKey?: string
+  syncTo?: string
+  /** The container's CORS settings (X-Container-Meta-Access-Control-*), as Swift's info['cors']. */
+  cors: ContainerCors
   /** The HEAD answer's headers (metadata, timestamps). */
   headers: Record<string, string>
+}
+
+/** A container's CORS metadata. */
+export interface ContainerCors {
+  /** Space-separated allowed origins, or "*". */
+  allowOrigin?: string
+  /** Space-separated headers to expose besides Swift's. */
+  exposeHeaders?: string
+  /** Preflight cache lifetime in seconds (passed through as set). */
+  maxAge?: string
 }
 
 /** What container requests need to know about their account. */
 export interface AccountInfo {
   status: number
   containerCount: number
+  /** X-Account-Access-Control, parsed; undefined when none is set. */
+  acl?: AccountAcls
   headers: Record<string, string>
 }
 
@@ -36,7 +54,7 @@ export interface InfoCacheOptions {
   maxEntries?: number
 }
 
-interface Entry<T> { until: number; value: Promise<T> }
+interface Entry<T> { until: number; value: Promise<T>; settled?: T }
 
 /** Cached account and container lookups. */
 export class InfoCache {
@@ -77,12 +95,21 @@ export class InfoCache {
     this.store(`a/${account}`, accountInfoOf(answer))
   }
 
+  /**
+   * The cached info of an account when a lookup has already finished and is still fresh, without
+   * waiting (for synchronous checks after an awaited `account()`); undefined otherwise.
+   */
+  peekAccount(account: string): AccountInfo | undefined {
+    const hit = this.entries.get(`a/${account}`)
+    return hit && hit.until > Date.now() ? hit.settled as AccountInfo | undefined : undefined
+  }
+
   forgetContainer(account: string, container: string): void { this.entries.delete(`c/${account}/${container}`) }
   forgetAccount(account: string): void { this.entries.delete(`a/${account}`) }
 
   private store(key: string, info: ContainerInfo | AccountInfo): void {
     this.evictIfFull()
-    this.entries.set(key, { until: Date.now() + (isFound(info.status) ? this.ttl : this.missTtl), value: Promise.resolve(info) })
+    this.entries.set(key, { until: Date.now() + (isFound(info.status) ? this.ttl : this.missTtl), value: Promise.resolve(info), settled: info })
   }
 
   private cached(key: string, load: () => Promise<ContainerInfo | AccountInfo>): Promise<ContainerInfo | AccountInfo> {
@@ -97,6 +124,7 @@ export class InfoCache {
     this.entries.set(key, entry)
     value.then((info) => {
       if (this.entries.get(key) !== entry) return
+      entry.settled = info
       if (isFound(info.status)) entry.until = Date.now() + this.ttl
       else if (info.status !== 404) this.entries.delete(key)
     }, () => { if (this.entries.get(key) === entry) this.entries.delete(key) })
@@ -125,11 +153,19 @@ export function containerInfoOf(a: NodeAnswer): ContainerInfo {
     policy: int(h['x-backend-storage-policy-index']),
     objectCount: int(h['x-container-object-count']),
     bytes: int(h['x-container-bytes-used']),
+    syncKey: h['x-container-sync-key'] || undefined,
+    syncTo: h['x-container-sync-to'] || undefined,
+    cors: {
+      allowOrigin: h['x-container-meta-access-control-allow-origin'],
+      exposeHeaders: h['x-container-meta-access-control-expose-headers'],
+      maxAge: h['x-container-meta-access-control-max-age'],
+    },
     headers: h,
   }
 }
 
 /** AccountInfo of an account server's HEAD answer. */
 export function accountInfoOf(a: NodeAnswer): AccountInfo {
-  return { status: a.status, containerCount: int(a.headers['x-account-container-count']), headers: a.headers }
+  return { status: a.status, containerCount: int(a.headers['x-account-container-count']),
+    acl: accountAclsOf(a.headers[ACCOUNT_ACL_SYSMETA]), headers: a.headers }
 }

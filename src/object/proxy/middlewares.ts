@@ -4,6 +4,18 @@
 // writes; copy sits left of slo/dlo so a copied manifest is read whole; slo and dlo sit left of
 // versioning so segments and manifests are versioned as plain objects.
 import type { Middleware } from './pipeline.ts'
+import { copyMiddleware } from './copy.ts'
+import { sloMiddleware } from './slo.ts'
+import { dloMiddleware } from './dlo.ts'
+import { bulk } from './bulk.ts'
+import { staticweb } from './staticweb.ts'
+import { accountQuotas, containerQuotas } from './quotas.ts'
+import { corsMiddleware } from './cors.ts'
+import { containerSync } from './container-sync.ts'
+import { versionedWrites } from './versioned-writes.ts'
+import { objectVersioning } from './object-versioning.ts'
+import { tempurl } from './tempurl.ts'
+import { formpost } from './formpost.ts'
 
 /** Options of the pipeline's middlewares. */
 export interface PipelineOptions {
@@ -14,17 +26,18 @@ export interface PipelineOptions {
 /** The default pipeline. */
 export function defaultMiddlewares(o: PipelineOptions = {}): Middleware[] {
   return [
-    // <cors>
-    // <bulk>
-    // <tempurl>
-    // <formpost>
-    // <staticweb>
-    // <copy>
-    // <container-quotas>
-    // <account-quotas>
-    // <slo>
-    // <dlo>
-    // <versioned-writes>
+    corsMiddleware(),
+    containerSync(),
+    ...bulk(),
+    tempurl(),
+    formpost(),
+    staticweb(),
+    copyMiddleware(),
+    containerQuotas(),
+    accountQuotas(),
+    sloMiddleware(),
+    dloMiddleware(),
+    versionedWrites(), objectVersioning(),
     ...(o.extra ?? []),
   ]
 }

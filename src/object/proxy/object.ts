@@ -1,13 +1,13 @@
 // /v1/<account>/<container>/<object>: GET and HEAD (ranges and conditionals answered by the
 // object server), PUT (streamed to every replica), POST (metadata), DELETE; COPY and PUT with
-// X-Copy-From are in copy.ts. As Swift's proxy/controllers/obj.py for replicated policies.
+// X-Copy-From are the copy middleware's (copy.ts). As Swift's proxy/controllers/obj.py for
+// replicated policies.
 import type { Readable } from 'node:stream'
 import type { BackendResponse } from '../storage/backend.ts'
 import { Timestamp } from '../ring/timestamp.ts'
 import { httpDate, isTrue } from '../storage/storage-util.ts'
 import { checkDeleteHeaders, checkMetadata, checkObjectCreation, messageLength, CONSTRAINTS } from './constraints.ts'
 import { type ProxyContext, backendHeaders, checkAccess } from './context.ts'
-import { copyObject } from './copy.ts'
 import { SwiftError } from './errors.ts'
 import { answerBody, assignTargets, numContainerUpdates, objectHeaders } from './headers.ts'
 import type { ContainerInfo } from './info-cache.ts'
@@ -20,11 +20,10 @@ import { entityPath } from './storage-client.ts'
 export async function objectRequest(ctx: ProxyContext, req: SwiftRequest): Promise<ClientAnswer> {
   switch (req.method) {
     case 'GET': case 'HEAD': return getOrHead(ctx, req)
-    case 'PUT': return req.headers['x-copy-from'] !== undefined ? copyObject(ctx, req) : put(ctx, req)
-    case 'COPY': return copyObject(ctx, req)
+    case 'PUT': return put(ctx, req)
     case 'POST': return post(ctx, req)
     case 'DELETE': return del(ctx, req)
-    default: throw SwiftError.status(405, { allow: 'GET, HEAD, PUT, POST, DELETE, COPY' })
+    default: throw SwiftError.status(405, { allow: 'GET, HEAD, PUT, POST, DELETE' })
   }
 }
 
@@ -51,9 +50,20 @@ export async function readObjectRaw(ctx: ProxyContext, req: SwiftRequest, method
     { newest, policy: ci.policy })
 }
 
+/**
+ * Set by a middleware on a request (clients cannot send x-backend-*): its object answer keeps
+ * the object's sysmeta, which the middleware needs (SLO's size and ETag, the metadata a copy
+ * carries over) and removes before anything reaches the client (Swift's gatekeeper does that
+ * at the pipeline's edge).
+ */
+export const KEEP_SYSMETA = 'x-backend-keep-sysmeta'
+
+const OBJECT_SYSMETA = /^x-object-(transient-)?sysmeta-/
+
 /** A backend object answer shaped for the client: bare ETag, no backend headers, swob's error pages. */
 export function objectAnswer(req: SwiftRequest, resp: BackendResponse): ClientAnswer {
   const out = responseHeaders(resp.headers, req.owner)
+  if (req.headers[KEEP_SYSMETA] !== undefined) for (const k in resp.headers) if (OBJECT_SYSMETA.test(k)) out[k] = resp.headers[k]
   // Swift's proxy serves bare MD5 ETags.
   if (out.etag) out.etag = out.etag.replace(/^"(.*)"$/, '$1')
   if (resp.status >= 400 && resp.status !== 416) {
@@ -101,6 +111,15 @@ function writeHeaders(ctx: ProxyContext, req: SwiftRequest, ci: ContainerInfo, n
   return sets
 }
 
+/**
+ * Large-object headers objects store (X-Object-Manifest: DLO; X-Static-Large-Object: SLO, set
+ * by the slo middleware only) that objectHeaders (headers.ts) leaves out of what it forwards.
+ */
+function withLargeObjectHeaders(out: Record<string, string>, h: Record<string, string>, names: readonly string[]): Record<string, string> {
+  for (const k of names) if (h[k] !== undefined) out[k] = h[k]
+  return out
+}
+
 /** What storeObject needs besides the request: the body and the headers to store. */
 export interface StoreOptions {
   body?: Readable
@@ -116,10 +135,16 @@ export async function storeObject(ctx: ProxyContext, req: SwiftRequest, ci: Cont
   const ts = requestTimestamp(ctx, req)
   const h = o.headers
   if (!h['content-type'] || isTrue(h['x-detect-content-type'])) h['content-type'] = guessType(req.obj!) ?? 'application/octet-stream'
+  // An SLO manifest's Content-Type carries the SLO's size (swift_bytes, for the listing); only
+  // the slo middleware sets X-Static-Large-Object, so only it gets past the swift_* check.
+  const ctype = h['content-type']
+  if (isTrue(h['x-static-large-object'])) h['content-type'] = ctype.replace(/;\s*swift_bytes=\d+/, '')
   checkObjectCreation(h, req.obj!, ts.seconds)
+  h['content-type'] = ctype
   const { part, nodes, path } = objectLocation(ctx, req.account, req.container!, req.obj!, ci.policy)
   if (!nodes.length) throw SwiftError.status(404)
-  const sets = writeHeaders(ctx, req, ci, nodes.length, backendHeaders(req, { ...objectHeaders(h), 'x-timestamp': ts.internal }))
+  const stored = withLargeObjectHeaders(objectHeaders(h), h, ['x-object-manifest', 'x-static-large-object'])
+  const sets = writeHeaders(ctx, req, ci, nodes.length, backendHeaders(req, { ...stored, 'x-timestamp': ts.internal }))
   const result = await putFanout({
     client: ctx.client, part, policy: ci.policy, path, headers: sets, body: o.body, contentLength: o.contentLength,
     maxBytes: CONSTRAINTS.max_file_size, clientTimeoutMs: ctx.clientTimeoutMs, nodeTimeoutMs: ctx.nodeTimeoutMs,
@@ -150,7 +175,8 @@ async function post(ctx: ProxyContext, req: SwiftRequest): Promise<ClientAnswer>
   const h = { ...req.headers }
   checkDeleteHeaders(h, ts.seconds)
   const { part, nodes, path } = objectLocation(ctx, req.account, req.container!, req.obj!, ci.policy)
-  const sets = writeHeaders(ctx, req, ci, nodes.length, backendHeaders(req, { ...objectHeaders(h), 'x-timestamp': ts.internal }))
+  const stored = withLargeObjectHeaders(objectHeaders(h), h, ['x-object-manifest'])
+  const sets = writeHeaders(ctx, req, ci, nodes.length, backendHeaders(req, { ...stored, 'x-timestamp': ts.internal }))
   const answer = await ctx.client.writeAll('object', part, 'POST', path, sets, { policy: ci.policy })
   const { body, contentType } = answerBody(answer)
   return { status: answer.status, headers: contentType ? { 'content-type': contentType } : {}, body }

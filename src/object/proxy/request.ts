@@ -44,8 +44,8 @@ export interface ClientAnswer {
 /** The path parts of a /v1 URL (Swift's split_path(1, 4, rest_with_last)); empty parts are undefined. */
 export interface SwiftPath { version: string; account?: string; container?: string; obj?: string }
 
-/** Splits and decodes a raw URL path ("/v1/AUTH_x/c/o%20b"); 412 for invalid UTF-8 or NUL. */
-export function parsePath(rawUrl: string): { path: SwiftPath; query: URLSearchParams } {
+/** The decoded path of a raw URL ("/v1/AUTH_x/c/o%20b" → "/v1/AUTH_x/c/o b"); 412 for invalid UTF-8 or NUL. */
+export function decodedPath(rawUrl: string): string {
   const q = rawUrl.indexOf('?')
   const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q)
   // node:http hands over raw non-ASCII bytes as latin-1 characters: read them back as UTF-8.
@@ -53,6 +53,13 @@ export function parsePath(rawUrl: string): { path: SwiftPath; query: URLSearchPa
   let path: string
   try { path = decodeURIComponent(utf8Path) } catch { throw SwiftError.text(412, 'Invalid UTF8 or contains NULL') }
   if (path.includes('\0')) throw SwiftError.text(412, 'Invalid UTF8 or contains NULL')
+  return path
+}
+
+/** Splits and decodes a raw URL path ("/v1/AUTH_x/c/o%20b"); 412 for invalid UTF-8 or NUL. */
+export function parsePath(rawUrl: string): { path: SwiftPath; query: URLSearchParams } {
+  const q = rawUrl.indexOf('?')
+  const path = decodedPath(rawUrl)
   const segs = path.slice(1).split('/')
   const parts = segs.length > 4 ? [...segs.slice(0, 3), segs.slice(3).join('/')] : segs
   const opt = (s: string | undefined) => (s === undefined || s === '' ? undefined : s)

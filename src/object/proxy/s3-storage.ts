@@ -11,8 +11,8 @@ import { createHash, randomUUID } from 'node:crypto'
 import { Readable, Transform } from 'node:stream'
 import { evaluateConditions, resolveRange } from '../s3/conditions.ts'
 import type {
-  BucketInfo, BucketRow, GetResult, ListOptions, ListResult, ManifestOptions, MultipartManifest, ObjectInfo, ObjectRow,
-  PutOptions, PutResult, ReadOptions, ReadResult, S3Storage, StoredHeaders, SubdirRow,
+  BucketInfo, BucketRow, DeleteResult, GetResult, ListOptions, ListResult, ManifestOptions, MultipartManifest, ObjectInfo, ObjectRow,
+  PutOptions, PutResult, ReadOptions, ReadResult, S3Storage, S3Versioning, StoredHeaders, SubdirRow,
 } from '../s3/port.ts'
 import type { BackendResponse } from '../storage/backend.ts'
 import { autocreateAccount } from './account.ts'
@@ -21,8 +21,16 @@ import { SwiftError } from './errors.ts'
 import { assignTargets } from './headers.ts'
 import { objectLocation, storeObject } from './object.ts'
 import type { SwiftRequest } from './request.ts'
-import { SLO_ETAG, SLO_SIZE, manifestBody, manifestHeaders, parseManifest, readAll, streamSegments } from './s3-manifest.ts'
+import {
+  IGNORE_RANGE, SLO_SIZE, cleanContentType, isManifest as isManifestAnswer, listingEtag, manifestBody, manifestHeaders, parseManifest, readAll,
+  s3Etag, streamSegments,
+} from './s3-manifest.ts'
 import { discard, entityPath } from './storage-client.ts'
+import type { ListingRow } from './object-versioning-io.ts'
+import {
+  ProxyS3Versioning, type S3VersionRead, s3BucketVersions, s3Delete, s3DropVersions, s3ListingRows, s3PostVersion, s3PutVersion,
+  s3Read, s3VersioningStatus,
+} from './object-versioning-s3.ts'
 
 const BUCKET_META = 'x-container-sysmeta-s3-'
 const USER_META = 'x-object-meta-'
@@ -53,11 +61,11 @@ function lastModified(h: Record<string, string>): Date {
 function infoOf(h: Record<string, string>, total?: number): ObjectInfo {
   const headers: StoredHeaders = {}
   for (const k of STORED) if (h[k] !== undefined) headers[k] = h[k]
-  const manifest = h[SLO_ETAG] !== undefined
+  const manifest = isManifestAnswer(h)
   return {
-    etag: manifest ? h[SLO_ETAG] : unquote(h.etag),
+    etag: s3Etag(h),
     bytes: manifest ? Number(h[SLO_SIZE]) : total ?? Number(h['content-length'] ?? 0),
-    contentType: h['content-type'] ?? 'application/octet-stream',
+    contentType: cleanContentType(h['content-type'] ?? 'application/octet-stream'),
     lastModified: lastModified(h),
     metadata: withPrefix(h, USER_META),
     sysmeta: withPrefix(h, S3_SYSMETA),
@@ -85,9 +93,26 @@ class Md5Tap extends Transform {
   override _flush(cb: () => void): void { this.digest = this.hash.digest('hex'); cb() }
 }
 
+/** BucketInfo's versioning state, when the container has one. */
+function versioningField(h: Record<string, string>): { versioning?: 'Enabled' | 'Suspended' } {
+  const status = s3VersioningStatus(h)
+  return status ? { versioning: status } : {}
+}
+
+/** An object's info with the version that was read (versioned buckets). */
+function versionedInfo(info: ObjectInfo, read: S3VersionRead | undefined): ObjectInfo {
+  if (read?.kind === 'found' && read.versionId !== undefined) info.versionId = read.versionId
+  return info
+}
+
 /** `S3Storage` over the proxy: what `createS3Handler` is given in the object store. */
 export class ProxyS3Storage implements S3Storage {
-  constructor(private readonly ctx: ProxyContext) {}
+  /** Object versioning (object-versioning-s3.ts). */
+  readonly versioning: S3Versioning
+
+  constructor(private readonly ctx: ProxyContext) {
+    this.versioning = new ProxyS3Versioning(ctx, listingEtag)
+  }
 
   /** A trusted internal request (ids and timestamps as the Swift API's). */
   private req(method: string, account: string, container?: string, obj?: string): SwiftRequest {
@@ -142,6 +167,7 @@ export class ProxyS3Storage implements S3Storage {
       objectCount: Number(h['x-container-object-count'] ?? 0),
       bytesUsed: Number(h['x-container-bytes-used'] ?? 0),
       metadata: withPrefix(h, BUCKET_META),
+      ...versioningField(h),
     }
   }
 
@@ -171,6 +197,9 @@ export class ProxyS3Storage implements S3Storage {
   async deleteBucket(account: string, container: string): Promise<'deleted' | 'not-found' | 'not-empty'> {
     const acct = await this.accountTargets(account, false)
     if (!acct.found) return 'not-found'
+    // A versioned bucket goes only without versions; its versions container goes with it.
+    const versions = await s3BucketVersions(this.ctx, account, container)
+    if (versions === 'not-empty') return 'not-empty'
     const r = this.req('DELETE', account, container)
     const base = backendHeaders(r, { 'x-timestamp': this.ctx.now().internal })
     const part = this.containerPart(account, container)
@@ -182,6 +211,7 @@ export class ProxyS3Storage implements S3Storage {
     if (a.status === 404 || a.status === 202) return 'not-found'
     if (a.status === 409) return 'not-empty'
     if (!isFound(a.status)) throw new Error(`container DELETE ${account}/${container} failed (${a.status})`)
+    if (versions) await s3DropVersions(this.ctx, account, versions)
     return 'deleted'
   }
 
@@ -213,10 +243,11 @@ export class ProxyS3Storage implements S3Storage {
     if (!isFound(a.status)) throw new Error(`listing of ${account}/${container} failed (${a.status})`)
     type Row = { subdir: string } | { name: string; bytes: number; hash: string; content_type: string; last_modified: string }
     const rows = a.body.length ? JSON.parse(a.body.toString('utf8')) as Row[] : []
+    s3ListingRows(rows as ListingRow[], account, container) // versions' links show their versions
     return {
       status: 'ok',
       rows: rows.map((x): ObjectRow | SubdirRow => 'subdir' in x ? { subdir: x.subdir }
-        : { name: x.name, bytes: x.bytes, hash: x.hash, contentType: x.content_type, lastModified: listingDate(x.last_modified) }),
+        : { name: x.name, bytes: x.bytes, hash: listingEtag(x.hash), contentType: x.content_type, lastModified: listingDate(x.last_modified) }),
     }
   }
 
@@ -232,7 +263,11 @@ export class ProxyS3Storage implements S3Storage {
     const source = tap ? body.pipe(tap) : body
     if (tap) body.once('error', (e) => tap.destroy(e))
     try {
-      const a = await storeObject(this.ctx, this.req('PUT', account, container, object), ci, { body: source, contentLength, headers })
+      // In a bucket whose versioning is Enabled the write is a new version.
+      const v = await s3PutVersion(this.ctx, ci, { account, container, obj: object }, source, contentLength, headers)
+      if (v?.status === 201) return { status: 'created', etag: v.etag!, lastModified: v.lastModified!, versionId: v.versionId! }
+      const a = v ? { status: v.status, headers: {} as Record<string, string> }
+        : await storeObject(this.ctx, this.req('PUT', account, container, object), ci, { body: source, contentLength, headers })
       if (a.status === 201) return { status: 'created', etag: unquote(a.headers.etag), lastModified: new Date(a.headers['last-modified']) }
       if (a.status === 422) return { status: 'bad-digest', etag: tap?.digest ?? '' }
       if (a.status === 412) return { status: 'precondition-failed' }
@@ -254,7 +289,7 @@ export class ProxyS3Storage implements S3Storage {
   }
 
   async putManifest(account: string, container: string, object: string, m: MultipartManifest, o: ManifestOptions): Promise<PutResult> {
-    const h: Record<string, string> = { 'content-type': o.contentType, ...o.headers, ...manifestHeaders(m) }
+    const h: Record<string, string> = { ...o.headers, ...manifestHeaders(m, o.contentType) }
     prefixed(o.metadata, USER_META, h)
     prefixed(o.sysmeta, S3_SYSMETA, h)
     const body = manifestBody(m)
@@ -273,27 +308,43 @@ export class ProxyS3Storage implements S3Storage {
     return this.ctx.client.readObject(part, method, path, headers, { policy: ci.policy })
   }
 
+  /** read(), following versioning: the current version through its link, or the version asked for. */
+  private async readVersioned(account: string, container: string, object: string, method: 'GET' | 'HEAD',
+                              extra: Record<string, string>, versionId?: string): Promise<S3VersionRead | undefined> {
+    const ci = await this.ctx.infos.container(account, container)
+    if (ci.status === 404) return undefined
+    if (!isFound(ci.status)) throw new Error(`container ${account}/${container} unavailable (${ci.status})`)
+    const v = await s3Read(this.ctx, ci, { account, container, obj: object }, method, extra, versionId)
+    if (v) return v
+    const resp = await this.read(account, container, object, method, extra)
+    return resp && { kind: 'found', resp }
+  }
+
   async headObject(account: string, container: string, object: string, o: ReadOptions = {}): Promise<ReadResult> {
-    const r = await this.read(account, container, object, 'HEAD')
+    const x = await this.readVersioned(account, container, object, 'HEAD', {}, o.versionId)
+    if (x?.kind === 'delete-marker') return { status: 'delete-marker', versionId: x.versionId, lastModified: x.lastModified }
+    const r = x?.kind === 'found' ? x.resp : undefined
     if (!r || r.status === 404) { if (r) discard(r); return { status: 'not-found' } }
     discard(r)
     if (!isFound(r.status)) throw new Error(`object HEAD ${account}/${container}/${object} failed (${r.status})`)
-    const info = infoOf(r.headers)
+    const info = versionedInfo(infoOf(r.headers), x)
     const verdict = evaluateConditions(info, o.conditions)
     return verdict === 'ok' ? { status: 'ok', info } : { status: verdict, info }
   }
 
   async getObject(account: string, container: string, object: string, o: ReadOptions = {}): Promise<GetResult> {
-    const extra: Record<string, string> = { 'x-backend-ignore-range-if-metadata-present': SLO_ETAG }
+    const extra: Record<string, string> = { ...IGNORE_RANGE }
     if (o.range) extra.range = 'suffix' in o.range ? `bytes=-${o.range.suffix}` : `bytes=${o.range.first}-${o.range.last ?? ''}`
-    const r = await this.read(account, container, object, 'GET', extra)
+    const x = await this.readVersioned(account, container, object, 'GET', extra, o.versionId)
+    if (x?.kind === 'delete-marker') return { status: 'delete-marker', versionId: x.versionId, lastModified: x.lastModified }
+    const r = x?.kind === 'found' ? x.resp : undefined
     if (!r || r.status === 404) { if (r) discard(r); return { status: 'not-found' } }
     if (!isFound(r.status) && r.status !== 416) {
       discard(r)
       throw new Error(`object GET ${account}/${container}/${object} failed (${r.status})`)
     }
-    const isManifest = r.headers[SLO_ETAG] !== undefined
-    const info = infoOf(r.headers, r.status === 200 ? undefined : rangeTotal(r.headers))
+    const isManifest = isManifestAnswer(r.headers)
+    const info = versionedInfo(infoOf(r.headers, r.status === 200 ? undefined : rangeTotal(r.headers)), x)
     const verdict = evaluateConditions(info, o.conditions)
     if (verdict !== 'ok') { discard(r); return { status: verdict, info } }
     if (r.status === 416) { discard(r); return { status: 'range-not-satisfiable', info } }
@@ -304,24 +355,25 @@ export class ProxyS3Storage implements S3Storage {
       if (!m) { discard(r); throw new Error(`multipart range answer for ${account}/${container}/${object}`) }
       return { status: 'ok', info, range: { start: Number(m[1]), end: Number(m[2]) }, body }
     }
-    const manifest = parseManifest(await readAll(r), info.etag, info.bytes)
+    const manifest = await readAll(r)
     let span: { start: number; end: number } | undefined
     if (o.range) {
       const s = resolveRange(o.range, info.bytes)
       if (s === 'unsatisfiable') return { status: 'range-not-satisfiable', info }
       span = s
     }
-    const body = streamSegments(manifest, span?.start ?? 0, span?.end ?? info.bytes - 1, async (seg, headers) => {
-      const got = await this.read(account, seg.container, seg.object, 'GET', headers)
+    const body = streamSegments(manifest, span?.start ?? 0, span?.end ?? info.bytes - 1, async (c, obj, headers) => {
+      const got = await this.read(account, c, obj, 'GET', headers)
       return got ?? { status: 404, headers: {} }
-    })
+    }, `/${account}/${container}/${object}`)
     return span ? { status: 'ok', info, range: span, body } : { status: 'ok', info, body }
   }
 
   async setObjectSysmeta(account: string, container: string, object: string, changes: Record<string, string | null>): Promise<'ok' | 'not-found'> {
     const ci = await this.ctx.infos.container(account, container)
     if (ci.status === 404) return 'not-found'
-    const cur = await this.read(account, container, object, 'HEAD')
+    const x = await this.readVersioned(account, container, object, 'HEAD', {})
+    const cur = x?.kind === 'found' ? x.resp : undefined
     if (!cur || cur.status === 404) { if (cur) discard(cur); return 'not-found' }
     discard(cur)
     if (!isFound(cur.status)) throw new Error(`object HEAD ${account}/${container}/${object} failed (${cur.status})`)
@@ -333,6 +385,14 @@ export class ProxyS3Storage implements S3Storage {
     if (cur.headers['x-delete-at'] !== undefined) h['x-delete-at'] = cur.headers['x-delete-at']
     prefixed(info.metadata, USER_META, h)
     prefixed(sysmeta, S3_SYSMETA, h)
+    // The current version of a versioned object is where its link points.
+    const target = x?.kind === 'found' ? x.target : undefined
+    if (target) {
+      const st = await s3PostVersion(this.ctx, target, h)
+      if (st === 404) return 'not-found'
+      if (!isFound(st)) throw new Error(`object POST ${account}/${container}/${object} failed (${st})`)
+      return 'ok'
+    }
     const { part, nodes, path } = objectLocation(this.ctx, account, container, object, ci.policy)
     const base = backendHeaders(this.req('POST', account, container, object), { ...h, 'x-backend-storage-policy-index': String(ci.policy) })
     const a = await this.ctx.client.writeAll('object', part, 'POST', path, nodes.map(() => ({ ...base })), { policy: ci.policy })
@@ -341,16 +401,22 @@ export class ProxyS3Storage implements S3Storage {
     return 'ok'
   }
 
-  async deleteObject(account: string, container: string, object: string):
-    Promise<{ status: 'deleted'; manifest?: MultipartManifest } | { status: 'not-found' } | { status: 'no-bucket' }> {
+  async deleteObject(account: string, container: string, object: string, options: { versionId?: string } = {}): Promise<DeleteResult> {
     const ci = await this.ctx.infos.container(account, container)
     if (ci.status === 404) return { status: 'no-bucket' }
     if (!isFound(ci.status)) throw new Error(`container ${account}/${container} unavailable (${ci.status})`)
-    const cur = await this.read(account, container, object, 'GET', { 'x-backend-ignore-range-if-metadata-present': SLO_ETAG, range: 'bytes=0-0' })
+    // Versioned buckets: a delete marker, or one version by id (object-versioning-s3.ts).
+    const versioned = await s3Delete(this.ctx, ci, { account, container, obj: object }, options.versionId, async (resp) => {
+      if (isManifestAnswer(resp.headers)) return parseManifest(await readAll(resp), s3Etag(resp.headers), Number(resp.headers[SLO_SIZE]))
+      discard(resp)
+      return undefined
+    })
+    if (versioned !== 'plain') return versioned
+    const cur = await this.read(account, container, object, 'GET', { ...IGNORE_RANGE, range: 'bytes=0-0' })
     if (!cur || cur.status === 404) { if (cur) discard(cur); return { status: 'not-found' } }
     let manifest: MultipartManifest | undefined
-    if (isFound(cur.status) && cur.headers[SLO_ETAG] !== undefined) {
-      manifest = parseManifest(await readAll(cur), cur.headers[SLO_ETAG], Number(cur.headers[SLO_SIZE]))
+    if (isFound(cur.status) && isManifestAnswer(cur.headers)) {
+      manifest = parseManifest(await readAll(cur), s3Etag(cur.headers), Number(cur.headers[SLO_SIZE]))
     } else discard(cur)
     const { part, nodes, path } = objectLocation(this.ctx, account, container, object, ci.policy)
     const base = backendHeaders(this.req('DELETE', account, container, object), { 'x-timestamp': this.ctx.now().internal,

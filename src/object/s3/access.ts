@@ -12,6 +12,7 @@
 import { Readable } from 'node:stream'
 import { aclAllows, storedAcl } from './acl.ts'
 import type { Ctx } from './context.ts'
+import type { BucketInfo } from './port.ts'
 import { accessDenied, noSuchBucket, s3err } from './errors.ts'
 
 /** What an operation needs: to read, to write objects, or to be the owner (bucket settings). */
@@ -118,10 +119,10 @@ export async function inBucket<T>(ctx: Ctx, bucket: string, access: Access,
 }
 
 /** Owner-only operations: the bucket must exist in the requester's own account. */
-export async function ownBucket(ctx: Ctx, bucket: string): Promise<{ account: string; metadata: Record<string, string> }> {
+export async function ownBucket(ctx: Ctx, bucket: string): Promise<{ account: string; metadata: Record<string, string>; info: BucketInfo }> {
   if (!ctx.account) throw accessDenied()
   const info = await ctx.s.storage.headBucket(ctx.account, bucket)
-  if (info) return { account: ctx.account, metadata: info.metadata }
+  if (info) return { account: ctx.account, metadata: info.metadata, info }
   await foreignBucket(ctx, bucket, 'owner') // throws NoSuchBucket or AccessDenied
   throw noSuchBucket(bucket)
 }

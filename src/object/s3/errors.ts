@@ -20,6 +20,7 @@ export const S3_ERRORS = {
   InvalidAccessKeyId: 403,
   InvalidArgument: 400,
   InvalidBucketName: 400,
+  InvalidBucketState: 409,
   InvalidDigest: 400,
   InvalidPart: 400,
   InvalidPartOrder: 400,

@@ -55,11 +55,14 @@ export async function headBucket(ctx: Ctx, bucket: string): Promise<void> {
  * (their parts and markers live in the segments container, removed afterwards).
  */
 export async function deleteBucket(ctx: Ctx, bucket: string): Promise<void> {
-  const { account } = await ownBucket(ctx, bucket)
+  const { account, info } = await ownBucket(ctx, bucket)
   const st = ctx.s.storage
   const r = await st.deleteBucket(account, bucket)
   if (r === 'not-found') throw noSuchBucket(bucket)
-  if (r === 'not-empty') throw s3err('BucketNotEmpty', 'The bucket you tried to delete is not empty', { BucketName: bucket })
+  if (r === 'not-empty') {
+    throw s3err('BucketNotEmpty', `The bucket you tried to delete is not empty${info.versioning ? '. You must delete all versions in the bucket.' : ''}`,
+      { BucketName: bucket })
+  }
   const segments = segmentsContainer(bucket)
   await eachLimited(await listAll(ctx, account, segments, {}), 8, async (row) => { await st.deleteObject(account, segments, row.name) })
   await st.deleteBucket(account, segments)
@@ -100,21 +103,32 @@ export async function putBucketAcl(ctx: Ctx, bucket: string): Promise<void> {
   send(ctx, 200, undefined)
 }
 
-/** GetBucketVersioning: versioning is never enabled here, so only "Suspended" can show. */
+/**
+ * GetBucketVersioning: the storage's state when it keeps versions; otherwise versioning is never
+ * enabled, so only a recorded "Suspended" can show.
+ */
 export async function getBucketVersioning(ctx: Ctx, bucket: string): Promise<void> {
-  const { metadata } = await ownBucket(ctx, bucket)
-  sendXml(ctx, 200, versioningXml(metadata.versioning === 'Suspended' ? 'Suspended' : undefined))
+  const { metadata, info } = await ownBucket(ctx, bucket)
+  const status = ctx.s.storage.versioning ? info.versioning : metadata.versioning === 'Suspended' ? 'Suspended' : undefined
+  sendXml(ctx, 200, versioningXml(status))
 }
 
 /**
- * PutBucketVersioning. Keeping object versions is not implemented, so Enabled is refused rather
- * than recorded and ignored; Suspended is what an unversioned bucket already does.
+ * PutBucketVersioning: Enabled or Suspended through the storage's versioning. A storage without
+ * it refuses Enabled rather than recording and ignoring it; Suspended is what an unversioned
+ * bucket already does.
  */
 export async function putBucketVersioning(ctx: Ctx, bucket: string): Promise<void> {
   const { account } = await ownBucket(ctx, bucket)
   const v = readVersioning(await readDocument(ctx, 64 * 1024))
-  if (v.status === 'Enabled') throw s3err('NotImplemented', 'Object versioning is not implemented by this server.')
   if (v.mfaDelete === 'Enabled') throw s3err('NotImplemented', 'MFA delete is not implemented by this server.')
+  const versioning = ctx.s.storage.versioning
+  if (versioning) {
+    if (v.status && (await versioning.setVersioning(account, bucket, v.status)) !== 'ok') throw noSuchBucket(bucket)
+    send(ctx, 200, undefined)
+    return
+  }
+  if (v.status === 'Enabled') throw s3err('NotImplemented', 'Object versioning is not implemented by this server.')
   if (v.status && (await ctx.s.storage.setBucketMetadata(account, bucket, { versioning: v.status })) !== 'ok') {
     throw noSuchBucket(bucket)
   }

@@ -72,14 +72,53 @@ export async function listObjectsV2(ctx: Ctx, op: Extract<S3Op, { kind: 'ListObj
   }))
 }
 
-/** ListObjectVersions: buckets are never versioned here, so each object is its one "null" version. */
+/** ListObjectVersions: every version with a versioning storage; otherwise each object is its one "null" version. */
 export async function listObjectVersions(ctx: Ctx, op: Extract<S3Op, { kind: 'ListObjectVersions' }>): Promise<void> {
+  if (ctx.s.storage.versioning) return listAllVersions(ctx, op)
   const p = await page(ctx, op.bucket, { ...op, marker: op.keyMarker })
   sendXml(ctx, 200, listVersionsXml({
     bucket: op.bucket, prefix: op.prefix, keyMarker: op.keyMarker, versionIdMarker: op.versionIdMarker,
     maxKeys: op.maxKeys, isTruncated: p.truncated, contents: p.contents, commonPrefixes: p.prefixes,
     owner: ownerOf(p.account), ...(op.delimiter !== undefined ? { delimiter: op.delimiter } : {}),
     ...(p.truncated && p.last !== undefined ? { nextKeyMarker: p.last, nextVersionIdMarker: 'null' } : {}),
+    ...(op.encodingType ? { encodingType: op.encodingType } : {}),
+  }))
+}
+
+/** ListObjectVersions over the storage's versions listing (Swift's `?versions`, as s3api maps it). */
+async function listAllVersions(ctx: Ctx, op: Extract<S3Op, { kind: 'ListObjectVersions' }>): Promise<void> {
+  const versioning = ctx.s.storage.versioning!
+  if (op.versionIdMarker && !op.keyMarker) {
+    throw s3err('InvalidArgument', 'A version-id marker cannot be specified without a key marker.',
+      { ArgumentName: 'version-id-marker', ArgumentValue: op.versionIdMarker })
+  }
+  const { account, rows } = await inBucket(ctx, op.bucket, 'read', async (t) => {
+    const r = await versioning.listVersions(t.account, op.bucket, {
+      limit: op.maxKeys + 2, ...(op.prefix ? { prefix: op.prefix } : {}), ...(op.delimiter ? { delimiter: op.delimiter } : {}),
+      ...(op.keyMarker ? { keyMarker: op.keyMarker } : {}), ...(op.versionIdMarker ? { versionIdMarker: op.versionIdMarker } : {}),
+    })
+    return r.status === 'no-bucket' ? NO_BUCKET : { account: t.account, rows: r.rows }
+  })
+  // A subdir equal to the key marker was listed on the previous page.
+  const usable = rows.filter((r) => !('subdir' in r) || r.subdir !== op.keyMarker)
+  const taken = usable.slice(0, op.maxKeys)
+  const contents: ListedObject[] = []
+  const prefixes: string[] = []
+  for (const r of taken) {
+    if ('subdir' in r) prefixes.push(r.subdir)
+    else {
+      contents.push({ key: r.name, lastModified: r.lastModified, etag: r.hash, size: r.bytes, versionId: r.versionId,
+        isLatest: r.isLatest, ...(r.deleteMarker ? { deleteMarker: true } : {}) })
+    }
+  }
+  const truncated = usable.length > op.maxKeys
+  const last = taken[taken.length - 1]
+  const next = truncated && last ? ('subdir' in last ? { nextKeyMarker: last.subdir, nextVersionIdMarker: 'null' }
+    : { nextKeyMarker: last.name, nextVersionIdMarker: last.versionId }) : {}
+  sendXml(ctx, 200, listVersionsXml({
+    bucket: op.bucket, prefix: op.prefix, keyMarker: op.keyMarker, versionIdMarker: op.versionIdMarker,
+    maxKeys: op.maxKeys, isTruncated: truncated, contents, commonPrefixes: prefixes, owner: ownerOf(account),
+    ...(op.delimiter !== undefined ? { delimiter: op.delimiter } : {}), ...next,
     ...(op.encodingType ? { encodingType: op.encodingType } : {}),
   }))
 }

@@ -34,6 +34,8 @@ export interface ObjectInfo {
   /** The S3 layer's own metadata (e.g. `acl`, `upload-id`). Swift: X-Object-Sysmeta-S3-<key>. */
   sysmeta: Record<string, string>
   headers: StoredHeaders
+  /** The version read, when the bucket is (or was) versioned ('null' for unversioned data). */
+  versionId?: string
 }
 
 /** One segment of a manifest: a plain object in the same account. */
@@ -76,6 +78,11 @@ export interface ReadOptions {
   conditions?: Conditions
   /** Ignored by headObject. Unsatisfiable → 'range-not-satisfiable'. */
   range?: ByteRange
+  /**
+   * A specific version (only with `S3Storage.versioning`); 'null' is the unversioned data. An
+   * unknown version is 'not-found'; a delete marker is 'delete-marker'.
+   */
+  versionId?: string
 }
 
 /** The answer to a read. Only 'ok' of getObject carries a body, which the caller must consume or destroy. */
@@ -86,6 +93,8 @@ export type ReadResult =
   | { status: 'range-not-satisfiable'; info: ObjectInfo }
   /** `range` is the inclusive byte range served, absent for the whole object. */
   | { status: 'ok'; info: ObjectInfo; range?: { start: number; end: number } }
+  /** The version asked for is a delete marker (S3 answers 405 for it). */
+  | { status: 'delete-marker'; versionId: string; lastModified: Date }
 
 /** getObject's 'ok' answer carries the body stream. */
 export type GetResult = Exclude<ReadResult, { status: 'ok' }>
@@ -107,7 +116,8 @@ export interface PutOptions {
 
 /** The answer to putObject / putManifest. */
 export type PutResult =
-  | { status: 'created'; etag: string; lastModified: Date }
+  /** `versionId` when the bucket keeps versions. */
+  | { status: 'created'; etag: string; lastModified: Date; versionId?: string }
   /** The container does not exist; returned before any of the body is read. */
   | { status: 'no-bucket' }
   | { status: 'bad-digest'; etag: string }
@@ -153,6 +163,54 @@ export interface BucketInfo {
   bytesUsed: number
   /** The S3 layer's bucket metadata (acl, cors, versioning...). Swift: X-Container-Sysmeta-S3-<key>. */
   metadata: Record<string, string>
+  /** Versioning state, with `S3Storage.versioning` (undefined: never set). */
+  versioning?: 'Enabled' | 'Suspended'
+}
+
+/** Options of a versions listing (Swift's `?versions` listing: marker + version_marker). */
+export interface VersionListOptions {
+  prefix?: string
+  delimiter?: string
+  /** Versions of keys after this one (or, with versionIdMarker, after that version of it). */
+  keyMarker?: string
+  versionIdMarker?: string
+  limit: number
+}
+
+/** One version in a versions listing. */
+export interface VersionRow {
+  name: string
+  versionId: string
+  isLatest: boolean
+  deleteMarker: boolean
+  bytes: number
+  hash: string
+  lastModified: Date
+}
+
+/** A versions listing: versions (newest first within a key) and subdirs, in key order. */
+export type VersionListResult = { status: 'ok'; rows: Array<VersionRow | SubdirRow> } | { status: 'no-bucket' }
+
+/** The answer to deleteObject. */
+export type DeleteResult =
+  /**
+   * `manifest`: the deleted data was a manifest nothing else refers to (its segments can go).
+   * `versionId`: the version deleted, or the delete marker written; `deleteMarker`: it is one.
+   */
+  | { status: 'deleted'; manifest?: MultipartManifest; versionId?: string; deleteMarker?: boolean }
+  | { status: 'not-found' }
+  | { status: 'no-bucket' }
+
+/**
+ * Object versioning (Swift's object_versioning), optional: a storage without it has buckets
+ * that are never versioned. With it, reads and deletes take a versionId, and writes to a bucket
+ * whose versioning is Enabled keep the previous versions.
+ */
+export interface S3Versioning {
+  /** Enables or suspends versioning of a bucket (S3's PutBucketVersioning). */
+  setVersioning(account: string, container: string, status: 'Enabled' | 'Suspended'): Promise<'ok' | 'not-found'>
+  /** Every version of the keys in the range, delete markers included (S3's ListObjectVersions). */
+  listVersions(account: string, container: string, options: VersionListOptions): Promise<VersionListResult>
 }
 
 /** One row of listBuckets. */
@@ -195,8 +253,10 @@ export interface S3Storage {
                    changes: Record<string, string | null>): Promise<'ok' | 'not-found'>
   /**
    * Deletes the object (a manifest: the manifest only, its segments stay). `manifest` is the
-   * deleted manifest, so the S3 layer can delete its segments.
+   * deleted manifest, so the S3 layer can delete its segments. In a bucket whose versioning is
+   * Enabled this writes a delete marker instead; `versionId` deletes that one version.
    */
-  deleteObject(account: string, container: string, object: string):
-    Promise<{ status: 'deleted'; manifest?: MultipartManifest } | { status: 'not-found' } | { status: 'no-bucket' }>
+  deleteObject(account: string, container: string, object: string, options?: { versionId?: string }): Promise<DeleteResult>
+  /** Versioning, when the storage keeps versions. */
+  readonly versioning?: S3Versioning
 }

@@ -65,7 +65,16 @@ export function listAllMyBucketsXml(o: Owner, buckets: Array<{ name: string; cre
 }
 
 /** One object of a listing. */
-export interface ListedObject { key: string; lastModified: Date; etag: string; size: number }
+export interface ListedObject {
+  key: string
+  lastModified: Date
+  etag: string
+  size: number
+  /** Versions listings: the version ('null' when absent), whether it is the latest, whether it is a delete marker. */
+  versionId?: string
+  isLatest?: boolean
+  deleteMarker?: boolean
+}
 
 /** What the three object listings share. */
 interface ListingCommon {
@@ -89,6 +98,12 @@ function contentsXml(l: ListingCommon, tag = 'Contents', extra: (o: ListedObject
   const n = names(l)
   let out = ''
   for (const o of l.contents) {
+    if (o.deleteMarker) {
+      // A delete marker has no data: no ETag, size or storage class.
+      out += wrap('DeleteMarker', el('Key', n(o.key)) + extra(o) + el('LastModified', iso(o.lastModified)) +
+        (l.owner ? owner('Owner', l.owner) : ''))
+      continue
+    }
     out += wrap(tag, el('Key', n(o.key)) + extra(o) + el('LastModified', iso(o.lastModified)) +
       el('ETag', quoted(o.etag)) + el('Size', o.size) + (l.owner ? owner('Owner', l.owner) : '') +
       el('StorageClass', 'STANDARD'))
@@ -118,7 +133,7 @@ export function listBucketV2Xml(l: ListingCommon & { keyCount: number; continuat
     contentsXml(l))
 }
 
-/** ListObjectVersions: an unversioned bucket lists each object once, as version "null". */
+/** ListObjectVersions: versions and delete markers (an unversioned bucket lists each object once, as version "null"). */
 export function listVersionsXml(l: ListingCommon & { keyMarker: string; versionIdMarker: string;
   nextKeyMarker?: string; nextVersionIdMarker?: string }): string {
   const n = names(l)
@@ -128,7 +143,7 @@ export function listVersionsXml(l: ListingCommon & { keyMarker: string; versionI
     el('NextVersionIdMarker', l.nextVersionIdMarker) + el('MaxKeys', l.maxKeys) +
     el('Delimiter', l.delimiter === undefined ? undefined : n(l.delimiter)) + el('IsTruncated', l.isTruncated) +
     el('EncodingType', l.encodingType) +
-    contentsXml(l, 'Version', () => el('VersionId', 'null') + el('IsLatest', true)))
+    contentsXml(l, 'Version', (o) => el('VersionId', o.versionId ?? 'null') + el('IsLatest', o.isLatest ?? true)))
 }
 
 /** CreateMultipartUpload. */
@@ -187,10 +202,20 @@ export function copyResultXml(root: 'CopyObjectResult' | 'CopyPartResult', etag:
   return doc(root, el('LastModified', iso(lastModified)) + el('ETag', quoted(etag)))
 }
 
+/**
+ * One deleted key of DeleteObjects: `versionId` the version asked for; `deleteMarker` when a
+ * marker was deleted or written, `deleteMarkerVersionId` its id.
+ */
+export interface DeletedKey { key: string; versionId?: string; deleteMarker?: boolean; deleteMarkerVersionId?: string }
+
 /** DeleteObjects; in quiet mode the caller passes no `deleted`. */
-export function deleteResultXml(deleted: string[], errors: Array<{ key: string; code: string; message: string }>): string {
+export function deleteResultXml(deleted: Array<string | DeletedKey>, errors: Array<{ key: string; code: string; message: string }>): string {
   let inner = ''
-  for (const k of deleted) inner += wrap('Deleted', el('Key', k))
+  for (const d of deleted) {
+    if (typeof d === 'string') { inner += wrap('Deleted', el('Key', d)); continue }
+    inner += wrap('Deleted', el('Key', d.key) + el('VersionId', d.versionId) + (d.deleteMarker ? el('DeleteMarker', true) : '') +
+      el('DeleteMarkerVersionId', d.deleteMarkerVersionId))
+  }
   for (const e of errors) inner += wrap('Error', el('Key', e.key) + el('Code', e.code) + el('Message', e.message))
   return doc('DeleteResult', inner)
 }

@@ -10,8 +10,10 @@
 //
 // .ts and .meta files use the same layout with an empty body.
 import { createHash, randomBytes } from 'node:crypto'
+import { closeSync } from 'node:fs'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fdatasyncFd, openFd, writeAllSync } from './durable.ts'
 
 /** Object metadata as stored: Swift's header names (title case) → values. */
 export type ObjectMetadata = Record<string, string>
@@ -136,17 +138,26 @@ async function writeAll(fh: FileHandle, bufs: Buffer[], pos: number): Promise<vo
 const SMALL_BODY = 64 * 1024
 const WRITE_BATCH = 1024 * 1024
 
+/** Temp file names: unique per process (random prefix) and per write (counter); no RNG per write. */
+const TMP_PREFIX = `${randomBytes(6).toString('hex')}-${process.pid.toString(36)}`
+let tmpCounter = 0
+
 /**
  * Writes one object file into a temp directory: body chunks are hashed as they come and written
  * in large batches (one write in flight while the next batch fills); a small body stays in memory
  * and the whole file goes out in a single write. `finish` fills in the header, fdatasyncs and
  * closes; the caller renames the file into place. `abort` removes it.
+ *
+ * A small file (≤ 64 KiB of body) is created and flushed on the thread pool, but written and
+ * closed synchronously (page-cache work of a few microseconds; see durable.ts).
  */
 export class TmpFileWriter {
   private readonly md5 = createHash('md5')
   private pending: Buffer[] = []
   private pendingBytes = 0
   private fh?: FileHandle
+  /** The small-file path's descriptor (open between finish's write and its close). */
+  private fd?: number
   private path?: string
   private pos = 0
   private inflight?: Promise<void>
@@ -170,8 +181,12 @@ export class TmpFileWriter {
     if (this.pendingBytes >= WRITE_BATCH) await this.flush()
   }
 
+  private tmpName(): string {
+    return join(this.tmpDir, `${TMP_PREFIX}-${(tmpCounter++).toString(36)}.tmp`)
+  }
+
   private async openTmp(withHeader: boolean): Promise<FileHandle> {
-    this.path = join(this.tmpDir, `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}.tmp`)
+    this.path = this.tmpName()
     const fh = await open(this.path, 'wx', 0o644)
     this.fh = fh
     if (withHeader) {
@@ -199,9 +214,15 @@ export class TmpFileWriter {
   /** Writes the header with the final metadata, syncs and closes; returns the temp file path. */
   async finish(metadata: ObjectMetadata): Promise<string> {
     if (!this.fh) {
-      const fh = await this.openTmp(false)
-      await writeAll(fh, [encodeHeader(metadata), ...this.pending], 0)
+      this.path = this.tmpName()
+      const fd = await openFd(this.path, 'wx', 0o644)
+      this.fd = fd
+      writeAllSync(fd, [encodeHeader(metadata), ...this.pending], 0)
       this.pending = []
+      await fdatasyncFd(fd)
+      this.fd = undefined
+      closeSync(fd)
+      return this.path
     } else {
       await this.flush()
       await this.inflight
@@ -226,7 +247,11 @@ export class TmpFileWriter {
       await this.inflight?.catch(() => {})
       await fh.close().catch(() => {})
     }
-    if (this.path) await unlink(this.path).catch(() => {})
+    if (this.fd !== undefined) {
+      try { closeSync(this.fd) } catch { /* already closed */ }
+      this.fd = undefined
+    }
+    if (this.path) await unlink(this.path).catch(() => { /* never created, or already renamed */ })
     this.path = undefined
   }
 }

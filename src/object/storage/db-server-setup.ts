@@ -102,7 +102,14 @@ export function brokerLookup<B extends { close(): void }>(cache: BrokerCache<B>,
     open: (path: string) => B, logger: StorageLogger) {
   function find(path: string): B | undefined {
     const hit = cache.get(path)
-    if (hit) return hit
+    // A cached handle outlives its file when the DB is removed under the server (a replaced
+    // disk, an operator's rm): it would answer for rows on an unlinked inode, and replication
+    // would never bring the file back. Swift opens the file on every request; one stat here.
+    if (hit) {
+      if (existsSync(path)) return hit
+      cache.evict(path)
+      return undefined
+    }
     if (!existsSync(path)) return undefined
     const b = openOrQuarantine(path, datadir, open, logger)
     if (b) cache.set(path, b)

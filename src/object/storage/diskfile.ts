@@ -5,11 +5,13 @@
 // Layout per device: objects[-N]/<part>/<suffix>/<hash>/<timestamp>.data|.ts|.meta, with
 // tmp[-N]/ for writes in progress, async_pending[-N]/ and quarantined/objects[-N]/.
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises'
+import { readdirSync, renameSync } from 'node:fs'
+import { mkdir, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Timestamp } from '../ring/timestamp.ts'
 import type { StorageLogger } from './backend.ts'
 import { CorruptFileError, type ObjectMetadata, TmpFileWriter, openObjectFile } from './datafile.ts'
+import { makeDirs, syncDirs } from './durable.ts'
 import { type FileSet, classifyFiles, liveFiles, makeFilename } from './ondisk.ts'
 import { OpenObjectFile, type OpenObject } from './open-object.ts'
 import { SuffixHashes } from './suffix-hashes.ts'
@@ -122,11 +124,6 @@ async function listDir(path: string): Promise<string[]> {
   }
 }
 
-async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r')
-  try { await fh.sync() } finally { await fh.close() }
-}
-
 /** A device name or partition as Swift's validate_device_partition accepts. */
 export function validPathPart(s: string): boolean {
   return s !== '' && s !== '.' && s !== '..' && !s.includes('/')
@@ -201,21 +198,42 @@ export class FileObjectDisk implements ObjectDisk {
     return (await listDir(join(this.partDir(device, policy, partition), suffix))).filter((h) => HASH_RE.test(h)).sort()
   }
 
-  /** Removes obsolete files (and reclaimable tombstones); returns what is left. Swift's cleanup_ondisk_files. */
-  private async cleanup(dir: string): Promise<{ set: FileSet; left: string[] }> {
-    const files = await listDir(dir)
+  /** Which of a hash dir's files cleanup removes (obsolete ones, reclaimable tombstones and .meta). */
+  private cleanupPlan(files: string[]): { set: FileSet; gone: Set<string>; left: string[] } {
     const set = classifyFiles(files)
     const gone = new Set<string>()
     const old = (ts: Timestamp) => this.now() - ts.seconds * 1000 > this.reclaimAgeMs
     if (set.ts && old(set.ts.timestamp)) { gone.add(set.ts.filename); set.ts = undefined }
     for (const f of set.possibleReclaim) if (old(f.timestamp)) gone.add(f.filename)
     for (const f of set.obsolete) gone.add(f.filename)
+    return { set, gone, left: files.filter((f) => !gone.has(f)) }
+  }
+
+  /** Removes obsolete files (and reclaimable tombstones); returns what is left. Swift's cleanup_ondisk_files. */
+  private async cleanup(dir: string): Promise<{ set: FileSet; left: string[] }> {
+    const files = await listDir(dir)
+    const { set, gone, left } = this.cleanupPlan(files)
     for (const name of gone) {
       await unlink(join(dir, name)).catch((err) => { if (errno(err) !== 'ENOENT') throw err })
     }
-    const left = files.filter((f) => !gone.has(f))
     if (files.length && !left.length) await rmdir(dir).catch(() => {})
     return { set, left }
+  }
+
+  /**
+   * cleanup() of a hash dir a write just renamed into: its listing is in the page cache, so it
+   * is read synchronously; unlinks stay on the thread pool (see durable.ts).
+   */
+  private async cleanupAfterWrite(dir: string): Promise<void> {
+    let files: string[]
+    try { files = readdirSync(dir) } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return
+      throw err
+    }
+    const { gone, left } = this.cleanupPlan(files)
+    if (!gone.size) return
+    await Promise.all([...gone].map((name) => unlink(join(dir, name)).catch((err) => { if (errno(err) !== 'ENOENT') throw err })))
+    if (!left.length) await rmdir(dir).catch(() => {})
   }
 
   /** md5 over the state-deciding file names of every object in a suffix (as Swift's _hash_suffix_dir). */
@@ -303,32 +321,41 @@ export class FileObjectDisk implements ObjectDisk {
     this.madeDirs.add(path)
   }
 
-  /** Renames a synced temp file into the hash dir durably, then cleans up and invalidates the suffix. */
+  /**
+   * Renames a synced temp file into the hash dir durably, then cleans up and invalidates the
+   * suffix. The rename is tried first (the hash dir usually exists for an overwrite or a
+   * DELETE); only when it is missing are the directories made. Directory fsyncs go to the
+   * thread pool together (see durable.ts).
+   */
   private async commit(loc: ObjectLocation, tmpPath: string, filename: string): Promise<void> {
     const dir = this.hashDir(loc)
     const partDir = this.partDir(loc.device, loc.policy, loc.partition)
     const suffix = loc.hash.slice(-3)
     let created: string | undefined
+    // Invalidate before the rename (a crash after it must not leave a stale hash) and after
+    // the cleanup (a rehash racing this write must not keep the old value; usually free).
+    // Before the partition dir exists there is nothing to invalidate: it is made below.
+    await this.hashes.invalidate(partDir, suffix)
     for (let attempt = 0; ; attempt++) {
-      // A cleanup or rehash may remove an empty hash/suffix dir between our mkdir and rename.
       try {
-        const made = await mkdir(dir, { recursive: true })
-        if (made && (!created || made.length < created.length)) created = made
-        // Invalidate before the rename (a crash after it must not leave a stale hash) and after
-        // the cleanup (a rehash racing this write must not keep the old value; usually free).
-        await this.hashes.invalidate(partDir, suffix)
-        await rename(tmpPath, join(dir, filename))
+        renameSync(tmpPath, join(dir, filename))
         break
       } catch (err) {
+        // No hash dir yet (a new object), or a cleanup or rehash removed an empty one meanwhile.
         if (errno(err) !== 'ENOENT' || attempt >= 3) throw err
       }
+      const made = await makeDirs(dir)
+      if (made && (!created || made.length < created.length)) created = made
+      await this.hashes.invalidate(partDir, suffix)
     }
     // New directories are durable only once their parents' entries are synced too. The syncs
     // are independent, and concurrent fsyncs share one journal commit, so they run together.
-    const syncs = [fsyncDir(dir)]
-    if (created) for (let d = dir; d.length >= created.length; d = dirname(d)) syncs.push(fsyncDir(dirname(d)))
-    await Promise.all(syncs)
-    await this.cleanup(dir)
+    const dirs = [dir]
+    if (created) for (let d = dir; d.length >= created.length; d = dirname(d)) dirs.push(dirname(d))
+    await syncDirs(dirs)
+    // A hash dir this write created held nothing older to clean up (a write racing into it
+    // cleans up after itself, and any cleanup or rehash later removes what is left over).
+    if (!created) await this.cleanupAfterWrite(dir)
     await this.hashes.invalidate(partDir, suffix)
   }
 

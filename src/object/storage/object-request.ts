@@ -32,11 +32,15 @@ export class Reply extends Error {
   constructor(readonly response: BackendResponse) { super(`HTTP ${response.status}`) }
 }
 
-/** Decodes the path and splits it into `count` segments, the last taking the rest (Swift's split_path). */
-export function splitPath(rawPath: string, min: number, max: number): string[] {
+/**
+ * Decodes the path and splits it into `count` segments, the last taking the rest (Swift's
+ * split_path). NUL is refused unless `allowReserved` (Swift's check_utf8 with internal=True, for
+ * requests carrying X-Backend-Allow-Reserved-Names: hidden containers' objects start with NUL).
+ */
+export function splitPath(rawPath: string, min: number, max: number, allowReserved = false): string[] {
   let path: string
   try { path = decodeURIComponent(rawPath) } catch { throw new Reply(reply(412, {}, 'Invalid UTF8 or contains NULL')) }
-  if (path.includes('\0')) throw new Reply(reply(412, {}, 'Invalid UTF8 or contains NULL'))
+  if (!allowReserved && path.includes('\0')) throw new Reply(reply(412, {}, 'Invalid UTF8 or contains NULL'))
   const bad = () => new Reply(reply(400, {}, `Invalid path: ${path}`))
   if (!path.startsWith('/')) throw bad()
   const parts = path.slice(1).split('/')

@@ -95,7 +95,9 @@ export function createObjectServer(opts: ObjectServerOptions): BackendHandler {
   const openExpired = (h: Record<string, string>) => isTrue(h['x-backend-open-expired']) || isTrue(h['x-backend-replication'])
 
   async function parse(req: BackendRequest, headers: Record<string, string>): Promise<ObjectRequest> {
-    const [device, partition, account, container, obj] = splitPath(req.path, 5, 5)
+    // Reserved (NUL-prefixed) names come only from the proxy's internal requests and replication.
+    const allowReserved = isTrue(headers['x-backend-allow-reserved-names']) || isTrue(headers['x-backend-replication'])
+    const [device, partition, account, container, obj] = splitPath(req.path, 5, 5, allowReserved)
     const policy = policyIndex(headers, opts.policies)
     if (!(await disk.devicePath(device))) throw new Reply(reply(507, {}, `${device} is not mounted`))
     const hash = hashPath(opts.hashConfig, account, container, obj)

@@ -6,7 +6,8 @@
 // The lock is in-process: one process owns a device's partitions (the storage node process,
 // which also runs the replicator in-process or reaches it through REPLICATE).
 import { randomBytes } from 'node:crypto'
-import { open, readFile, readdir, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises'
+import { appendFileSync } from 'node:fs'
+import { open, readFile, readdir, rename, stat, truncate, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 
 /** Per-partition cache of suffix hashes. */
@@ -60,7 +61,8 @@ export class SuffixHashes {
       let set = this.listed.get(partDir)
       if (set?.has(suffix)) return
       try {
-        await writeFile(join(partDir, INVALID_FILE), suffix + '\n', { flag: 'a' })
+        // A few bytes appended to a file in the page cache: synchronous, no thread-pool trips.
+        appendFileSync(join(partDir, INVALID_FILE), suffix + '\n')
       } catch (err) {
         if (isErrno(err, 'ENOENT')) return // partition removed meanwhile: nothing to invalidate
         throw err
