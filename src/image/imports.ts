@@ -127,7 +127,9 @@ async function runImport(c: ImageCtx, taskId: string, id: string, method: string
       await setProperty(c.db, id, IMPORTING, null)
       await setProperty(c.db, id, FAILED, c.store.kind)
     }
-    await setTask(c, taskId, 'failure', { message: (err as Error).message })
+    // fetch's own message ("fetch failed") hides the reason, which is in its cause.
+    const cause = (err as { cause?: { message?: string } }).cause?.message
+    await setTask(c, taskId, 'failure', { message: `${(err as Error).message}${cause ? `: ${cause}` : ''}` })
   }
 }
 

@@ -94,10 +94,9 @@ describe('Swift API bad input', () => {
     assert.deepEqual(await names(C), [])
   })
 
-  // Swift answers 412 "Invalid UTF8 or contains NULL"; Fastify's router rejects the URL first with
-  // its own 400 JSON (FST_ERR_BAD_URL) before the proxy's parsePath sees it (src/core/http/app.ts
-  // would need a frameworkErrors handler). Kept as a todo until that is fixed.
-  test('names: invalid UTF-8 → 412 "Invalid UTF8 or contains NULL" as Swift', { todo: 'router rejects the URL with its own 400 JSON' }, async () => {
+  // Swift answers 412 "Invalid UTF8 or contains NULL"; the proxy renders the router's
+  // FST_ERR_BAD_URL that way (createApi's frameworkError).
+  test('names: invalid UTF-8 → 412 "Invalid UTF8 or contains NULL" as Swift', async () => {
     const r = await cloud.swift('PUT', `/${C}/bad%FF%FEname`, { body: 'x' })
     assert.equal(r.status, 412)
     assert.equal(r.text, 'Invalid UTF8 or contains NULL')

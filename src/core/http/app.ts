@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
 import type { AuthContext, TokenValidator } from '../auth.ts'
@@ -39,6 +39,11 @@ export interface ApiOptions {
   bodyLimit?: number
   /** Request ids in the API's own format (default `req-<uuid>`, as OpenStack's). */
   genReqId?: () => string
+  /**
+   * Renders errors Fastify raises before routing (a URL that is not valid percent-encoding,
+   * a malformed header); default: a 400 in the API's dialect.
+   */
+  frameworkError?: (err: Error & { code?: string }, req: FastifyRequest, reply: FastifyReply) => void
 }
 
 // Bodies are validated strictly (no coercion, unknown keys rejected where the schema says
@@ -61,6 +66,11 @@ export function createApi(opts: ApiOptions): Api {
     requestIdHeader: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },
+    frameworkErrors: (err, req, reply) => {
+      if (opts.frameworkError) return opts.frameworkError(err, req, reply)
+      reply.header('x-openstack-request-id', req.id)
+      renderFault(reply, opts.dialect, new CloudError('BadRequest', err.message), req.id)
+    },
   }
   const app = Fastify(fastifyOpts).withTypeProvider<TypeBoxTypeProvider>() as Api
 

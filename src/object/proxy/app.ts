@@ -65,7 +65,12 @@ const UNREAD_BODY_LIMIT = 256 * 1024
 /** Builds the Swift API. */
 export function createSwiftProxy(o: SwiftProxyOptions): SwiftProxy {
   const api = createApi({ name: 'object-store', dialect: 'swift', log: o.log, policy: o.policy, auth: o.auth,
-    bodyLimit: 1024 * 1024, genReqId: swiftTransId })
+    bodyLimit: 1024 * 1024, genReqId: swiftTransId,
+    // A path that is not valid percent-encoding is Swift's 412, as invalid UTF-8 in parsePath.
+    frameworkError: (err, req, reply) => {
+      const e = err.code === 'FST_ERR_BAD_URL' ? SwiftError.text(412, 'Invalid UTF8 or contains NULL') : SwiftError.status(400)
+      reply.code(e.status).header('content-type', e.contentType).header('x-trans-id', req.id).send(e.body)
+    } })
   const policies = o.policies ?? [{ index: 0, name: 'Policy-0', isDefault: true }]
   const ctx: ProxyContext = {
     client: o.client,

@@ -237,4 +237,28 @@ describe('object versioning: objects', () => {
     assert.equal((await f.call('DELETE', `${base}/acl/o`, { token: reader.token })).statusCode, 403)
     assert.equal((await versions('acl')).length, 1)
   })
+
+  it('versions copies and SLO manifests like other writes', async () => {
+    await versioned('cp')
+    const v1 = (await put('cp/src', 'source one')).headers['x-object-version-id'] as string
+    await put('cp/src', 'source two')
+    const c = await f.call('PUT', `${base}/cp/dst`, { headers: { 'x-copy-from': 'cp/src', 'content-length': '0' } })
+    assert.equal(c.statusCode, 201, c.body)
+    assert.ok(c.headers['x-object-version-id'])
+    assert.equal((await f.call('GET', `${base}/cp/dst`)).body, 'source two')
+    assert.equal((await f.call('GET', `${base}/cp/src?version-id=${v1}`)).body, 'source one')
+
+    await f.call('PUT', `${base}/cp-segs`)
+    await put('cp-segs/s1', 'aaaa')
+    await put('cp-segs/s2', 'bbb')
+    const manifest = JSON.stringify([{ path: 'cp-segs/s1' }, { path: 'cp-segs/s2' }])
+    const m1 = await f.call('PUT', `${base}/cp/slo?multipart-manifest=put`, { body: manifest })
+    assert.equal(m1.statusCode, 201, m1.body)
+    assert.equal((await f.call('GET', `${base}/cp/slo`)).body, 'aaaabbb')
+    await put('cp/slo', 'plain now')
+    const list = await versions('cp', '&prefix=slo')
+    assert.equal(list.length, 2)
+    assert.equal(list[1]!.bytes, 7)
+    assert.equal((await f.call('GET', `${base}/cp/slo?version-id=${list[1]!.version_id}`)).body, 'aaaabbb')
+  })
 })

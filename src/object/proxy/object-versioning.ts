@@ -60,15 +60,18 @@ async function listAccount(ctx: ProxyContext, next: SwiftHandler, req: SwiftRequ
   const type = contentTypeOf(req)
   const query = new URLSearchParams(req.query)
   query.set('format', 'json')
-  const answer = await next({ ...req, query })
-  if (!isFound(answer.status)) return answer
-  const raw = Buffer.isBuffer(answer.body) ? answer.body.toString('utf8') : ''
-  const listing = raw ? JSON.parse(raw) as ListingRow[] : []
   const params: Record<string, string> = {}
   for (const [k, v] of req.query) if (k !== 'format') params[k] = v
   params.prefix = req.query.has('prefix') ? hiddenName(req.query.get('prefix')!) : reservedName('versions')
   for (const k of ['marker', 'end_marker']) if (req.query.has(k)) params[k] = hiddenName(req.query.get(k)!)
-  const hidden = await listAs(ctx, req, req.account, undefined, params, { reserved: true, source: 'OV' })
+  // Both listings at once; the versions containers' is only used if the client's succeeds.
+  const hiddenListing = listAs(ctx, req, req.account, undefined, params, { reserved: true, source: 'OV' })
+  hiddenListing.catch(() => undefined)
+  const answer = await next({ ...req, query })
+  if (!isFound(answer.status)) return answer
+  const raw = Buffer.isBuffer(answer.body) ? answer.body.toString('utf8') : ''
+  const listing = raw ? JSON.parse(raw) as ListingRow[] : []
+  const hidden = await hiddenListing
   const versions = new Map<string, ListingRow>()
   for (const item of hidden.rows) if (item.name !== undefined) versions.set(splitVersionsContainerName(item.name), item)
   if (versions.size) {

@@ -4,9 +4,9 @@
 // the Response Status and the Errors, in text, JSON or XML as Accept asks, with whitespace
 // heartbeats while it runs long. (?async=yes is Swift's allow_async_delete, off here: /info
 // says so, and such a DELETE is done synchronously, as Swift does with the option off.)
+import { isTrue } from '../storage/storage-util.ts'
 import { type SwiftHandler, answerBytes, discardAnswer, subrequest } from './pipeline.ts'
 import type { ClientAnswer, SwiftRequest } from './request.ts'
-import { isTrue } from '../storage/storage-util.ts'
 import { heartbeatBody, resultBody, resultFormat, statusLine } from './slo-format.ts'
 import { type SloRow, parseStoredManifest, pyQuote, splitSegmentName } from './slo-manifest.ts'
 import { answerOf } from './slo-subrequests.ts'

@@ -7,6 +7,7 @@
 // the real status in the body.
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
+import { parseRange, rangesForLength } from '../storage/object-read.ts'
 import { isTrue } from '../storage/storage-util.ts'
 import { SwiftError } from './errors.ts'
 import { guessType } from './mime.ts'
@@ -16,7 +17,6 @@ import { type ResultFormat, heartbeatBody, resultBody, resultFormat, statusLine 
 import {
   type InputSegment, SLO_ETAG, SLO_SIZE, type SloRow, manifestJson, parseManifestInput, pyQuote, rowTimestamp, sloEtag,
 } from './slo-manifest.ts'
-import { parseRange, rangesForLength } from '../storage/object-read.ts'
 import { answerOf } from './slo-subrequests.ts'
 
 /** Write-side settings of the slo middleware (Swift's names and defaults). */
@@ -140,9 +140,8 @@ async function build(self: SwiftHandler, next: SwiftHandler, req: SwiftRequest, 
   if (ok) resp.headers = { ...resp.headers, etag: `"${etag}"` }
   const summary: Record<string, string> = { 'Response Status': statusLine(resp.status) }
   if (ok) { summary.Etag = resp.headers.etag!; summary['Last Modified'] = resp.headers['last-modified'] ?? '' }
-  const respBody = resp.body === undefined ? '' : Buffer.isBuffer(resp.body) ? resp.body.toString() : ''
-  if (resp.body && !Buffer.isBuffer(resp.body)) resp.body.destroy()
-  summary['Response Body'] = respBody
+  // A PUT's answer body is a short text (or none), never a stream.
+  summary['Response Body'] = Buffer.isBuffer(resp.body) ? resp.body.toString() : ''
   return { answer: resp, heartbeat: resultBody(format, summary, [], 'upload') }
 }
 

@@ -2,8 +2,8 @@
 // and sub-manifest GETs as subrequests through `next` (so the caller's ACLs apply to every
 // segment), and the backend hints and sysmeta handling around a client's own request.
 import { extractSwiftBytes } from '../storage/container-rows.ts'
-import { KEEP_SYSMETA } from './object.ts'
 import { SwiftError } from './errors.ts'
+import { KEEP_SYSMETA } from './object.ts'
 import { type SwiftHandler, answerBytes, discardAnswer, subrequest } from './pipeline.ts'
 import type { ClientAnswer, SwiftRequest } from './request.ts'
 import { type SloRow, parseStoredManifest } from './slo-manifest.ts'

@@ -5,8 +5,7 @@
 // X-Static-Large-Object themselves.
 import { pyJsonDumps } from '../storage/listing.ts'
 import { SwiftError } from './errors.ts'
-import type { Middleware, SwiftHandler } from './pipeline.ts'
-import { answerBytes } from './pipeline.ts'
+import { type Middleware, type SwiftHandler, answerBytes } from './pipeline.ts'
 import type { ClientAnswer } from './request.ts'
 import { sloDelete } from './slo-delete.ts'
 import { type SloReadOptions, sloGetOrHead } from './slo-get.ts'

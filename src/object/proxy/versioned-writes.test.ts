@@ -71,11 +71,13 @@ describe('X-Versions-Location (stack mode)', () => {
     assert.equal(counts.headers['x-container-object-count'], '0')
   })
 
-  it('names archives by the UTF-8 length of the name', async () => {
+  it('names archives by the UTF-8 length of the name, and archives copy destinations', async () => {
     await f.call('PUT', `${base}/arch2`)
     await f.call('PUT', `${base}/cpy`, { headers: { 'x-versions-location': 'arch2' } })
     await f.call('PUT', `${base}/cpy/%C3%A9t%C3%A9`, { body: 'a' })
-    assert.equal((await f.call('PUT', `${base}/cpy/%C3%A9t%C3%A9`, { body: 'b' })).statusCode, 201)
+    await f.call('PUT', `${base}/cpy/src`, { body: 'b' })
+    const c = await f.call('PUT', `${base}/cpy/%C3%A9t%C3%A9`, { headers: { 'x-copy-from': 'cpy/src', 'content-length': '0' } })
+    assert.equal(c.statusCode, 201)
     const arch = await listing('arch2')
     assert.equal(arch.length, 1)
     assert.ok(String(arch[0]!.name).startsWith('005été/'))
