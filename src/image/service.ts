@@ -5,6 +5,7 @@ import { type ListQuery, findImage, idTaken, insertImage, listImages, markDelete
 import { findMember } from './members-store.ts'
 import { type Image, type Visibility, imageNotFound } from './model.ts'
 import { checkSettable } from './patch.ts'
+import { imageTarget } from './policy.ts'
 
 // Images: create, read, list, delete, deactivate/reactivate (glance/api/v2/images.py,
 // image_actions.py and glance/domain). Updates are in image-update.ts, data in image-data.ts.
@@ -119,16 +120,9 @@ export async function listVisibleImages(c: ImageCtx, r: Req, q: Omit<ListQuery, 
   const images: Image[] = []
   for (const image of page) {
     const isMember = image.visibility === 'shared' && image.owner !== r.caller.project
-    if (r.policy.check('get_image', imageTargetLite(image, r, isMember))) images.push(image)
+    if (r.policy.check('get_image', imageTarget(image, r.auth, isMember))) images.push(image)
   }
   return { images, nextMarker: images.length > 0 && page.length === q.limit ? images[images.length - 1]!.id : undefined }
-}
-
-/** The get_image target of a listed image: a listed shared image of another project is a membership. */
-function imageTargetLite(image: Image, r: Req, isMember: boolean): Record<string, unknown> {
-  const open = image.visibility !== 'private'
-  return { project_id: image.owner, owner: image.owner, visibility: image.visibility,
-    member_id: isMember ? r.auth.projectId : undefined, open_to_project: open ? r.auth.projectId : undefined }
 }
 
 /** GET /v2/images/{id}. */

@@ -7,6 +7,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { Readable, Transform, type TransformCallback, pipeline } from 'node:stream'
 import { Timestamp } from '../ring/timestamp.ts'
 import type { ObjectMetadata, OpenedFile } from './datafile.ts'
+import { FileBody } from './file-body.ts'
 
 /** Where an object lives (see diskfile.ts). */
 interface Loc { device: string; partition: string; policy: number; hash: string }
@@ -182,10 +183,7 @@ export class OpenObjectFile implements OpenObject {
       return once(this.inline.subarray(start, end))
     }
     if (!this.fh || end <= start) return once(Buffer.alloc(0))
-    const rs = this.fh.createReadStream({
-      start: this.bodyOffset + start, end: this.bodyOffset + end - 1,
-      highWaterMark: Math.min(READ_CHUNK, end - start), autoClose: false,
-    })
+    const rs = new FileBody(this.fh, this.bodyOffset + start, this.bodyOffset + end, READ_CHUNK)
     if (!opts.verify || !whole) return rs
     const v = new VerifyingStream(this.etag, this.size, this.quarantine)
     pipeline(rs, v, () => {})
