@@ -1,14 +1,15 @@
 // bench/object: object-store throughput, for Cumulo or any Swift / S3 endpoint on this machine.
 //
 //   node --import tsx bench/object.ts [--replicas 1|3|1,3] [--concurrency 16,32] [--count 2000]
-//        [--big-mib 256] [--api swift,s3] [--cpu-prof DIR]
+//        [--warmup N] [--big-mib 256] [--api swift,s3] [--cpu-prof DIR]
 //   node --import tsx bench/object.ts --endpoint http://host:8080/v1/AUTH_x --token T [--server-pid 123,456]
 //   node --import tsx bench/object.ts --auth-url http://host:8080/auth/v1.0 --user test:tester --key testing
 //   node --import tsx bench/object.ts --auth-url http://host:5000/v3 --user u --password p --project proj
 //   node --import tsx bench/object.ts --s3-endpoint http://host:8080 --access AK --secret SK [--region us-east-1]
 //
 // Measures, per API: 4 KiB PUT, GET and DELETE ops/s at each concurrency (closed loop, keep-alive),
-// and MB/s of one --big-mib object PUT and GET as single streams. Server CPU per op comes from
+// after --warmup (default --count) unmeasured PUTs and DELETEs, and MB/s of one --big-mib object
+// PUT and GET as single streams. Server CPU per op comes from
 // /proc/<pid>/stat of the server: the `cumulo up` child it starts itself when no endpoint is
 // given (on a temp dir, removed afterwards), or the processes named by --server-pid (for Swift:
 // its proxy, object, container and account server pids). Prints one JSON document.
@@ -37,6 +38,7 @@ const { values } = parseArgs({ options: {
   replicas: { type: 'string', default: '1' },
   concurrency: { type: 'string', default: '16,32' },
   count: { type: 'string', default: '2000' },
+  warmup: { type: 'string' },
   'big-mib': { type: 'string', default: '256' },
   'server-pid': { type: 'string' },
   'cpu-prof': { type: 'string' },
@@ -52,6 +54,8 @@ if (values.help) {
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean)
 const concurrencies = list(values.concurrency!).map(Number)
 const count = Number(values.count)
+/** Unmeasured PUTs and DELETEs first: JIT warm-up, and the partition dirs a young cluster still lacks. */
+const warmup = Number(values.warmup ?? values.count)
 const bigBytes = Math.round(Number(values['big-mib']) * 1024 * 1024)
 const external = !!(values.endpoint || values['auth-url'] || values['s3-endpoint'])
 
@@ -97,6 +101,12 @@ async function benchTarget(t: Target, cpu: CpuMeter): Promise<Record<string, Ops
   const out: Record<string, OpsResult | StreamResult> = {}
   const body = Buffer.alloc(4096, 0x61)
   try {
+    if (warmup > 0) {
+      const c = Math.max(...concurrencies)
+      const name = (i: number) => `warmup/${i}`
+      await runOps({ target: t, concurrency: c, count: warmup, cpu, make: (i) => ({ call: t.put(name(i), body.length, body), body }), ok: () => true })
+      await runOps({ target: t, concurrency: c, count: warmup, cpu, make: (i) => ({ call: t.del(name(i)) }), ok: () => true })
+    }
     for (const c of concurrencies) {
       const name = (i: number) => `small/c${c}/${i}`
       out[`put_4k_c${c}`] = await runOps({ target: t, concurrency: c, count, cpu,
@@ -142,6 +152,6 @@ if (external) {
   }
 }
 process.stdout.write(JSON.stringify({
-  bench: 'object', node: process.version, object_bytes: 4096, count, concurrency: concurrencies,
+  bench: 'object', node: process.version, object_bytes: 4096, count, warmup, concurrency: concurrencies,
   big_bytes: bigBytes, runs,
 }, null, 1) + '\n')

@@ -2,6 +2,7 @@
 // fixed concurrency, and single large streams (PUT from a repeated buffer, GET read and
 // dropped). Each phase reports server CPU per operation when a CpuMeter can see the server.
 import http from 'node:http'
+import net from 'node:net'
 import type { CpuMeter } from './cpu.ts'
 import type { HttpCall, Target } from './targets.ts'
 
@@ -126,14 +127,58 @@ export async function streamPut(target: Target, name: string, bytes: number, cpu
   return streamResult(bytes, t0, cpu0, cpu, status)
 }
 
-/** GETs one object as a single stream, counting and dropping the bytes. */
+/**
+ * GETs one object as a single stream, counting and dropping the bytes. The client reads the
+ * socket into one reused buffer (net's `onread`) and parses the response head itself, so that
+ * the load generator, not the server, is never what limits the figure.
+ */
 export async function streamGet(target: Target, name: string, cpu: CpuMeter): Promise<StreamResult> {
-  const agent = new http.Agent({ keepAlive: false })
   const call = target.get(name)
   const cpu0 = cpu.sample()
   const t0 = performance.now()
-  const r = await request(agent, target.url, call)
-  return streamResult(r.bytes, t0, cpu0, cpu, r.status)
+  const { status, bytes } = await rawGet(target.url, call)
+  return streamResult(bytes, t0, cpu0, cpu, status)
+}
+
+/** One HTTP/1.1 GET over a fresh connection; the body is counted, not kept. */
+function rawGet(url: URL, call: HttpCall): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    let head = ''
+    let status = 0
+    let length = -1
+    let bytes = 0
+    const settle = (err?: Error) => {
+      sock.destroy()
+      if (err) reject(err)
+      else resolve({ status, bytes })
+    }
+    const sock = net.connect({
+      host: url.hostname, port: Number(url.port || 80),
+      onread: {
+        buffer: Buffer.allocUnsafe(1 << 20),
+        callback: (n: number, buf: Uint8Array) => {
+          let from = 0
+          if (length < 0) {
+            head += Buffer.from(buf.buffer, buf.byteOffset, n).toString('latin1')
+            const at = head.indexOf('\r\n\r\n')
+            if (at < 0) return true
+            status = Number(head.slice(9, 12))
+            const m = /\r\ncontent-length:\s*(\d+)/i.exec(head.slice(0, at))
+            length = m ? Number(m[1]) : 0
+            from = n - (head.length - at - 4)
+          }
+          bytes += n - from
+          if (bytes >= length) settle()
+          return true
+        },
+      },
+    })
+    sock.on('error', settle)
+    sock.on('end', () => settle(bytes < length ? new Error(`short body: ${bytes} of ${length}`) : undefined))
+    const lines = [`${call.method} ${call.path} HTTP/1.1`, `host: ${url.host}`, 'connection: close']
+    for (const [k, v] of Object.entries(call.headers)) if (k !== 'host') lines.push(`${k}: ${v}`)
+    sock.write(lines.join('\r\n') + '\r\n\r\n')
+  })
 }
 
 function streamResult(bytes: number, t0: number, cpu0: number | undefined, cpu: CpuMeter, status: number): StreamResult {

@@ -30,7 +30,9 @@ export class FileImageStore implements ImageStore {
       await pipeline(data, out)
       size = out.bytesWritten
     } catch (err) {
-      out.destroy()
+      // The file may still be opening: wait until the stream is closed, or it would be created
+      // after the unlink below and stay behind.
+      if (!out.closed) await new Promise<void>((r) => { out.once('close', () => r()); out.destroy() })
       await unlink(tmp).catch(() => {})
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'ENOSPC' || code === 'EDQUOT') throw new ImageStoreFull('Image storage media is full.', { cause: err })

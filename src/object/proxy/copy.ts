@@ -134,6 +134,9 @@ async function copy(ctx: ProxyContext, next: SwiftHandler, req: SwiftRequest, yi
   for (const k in req.headers) if (!SOURCE_ONLY.has(k) && !k.startsWith('if-')) sink[k] = req.headers[k]
   if (inm !== undefined) sink['if-none-match'] = inm
   const sinkQuery = new URLSearchParams(req.query)
+  // ?version-id names the source's version; the copy is a new object (Swift's copy.py drops it).
+  const srcVersion = sinkQuery.get('version-id')
+  sinkQuery.delete('version-id')
   if (manifestCopy) {
     if (isSlo) sinkQuery.set('multipart-manifest', 'put')
     if (isDlo) { sinkQuery.delete('multipart-manifest'); sink['x-object-manifest'] = sh['x-object-manifest'] }
@@ -152,6 +155,7 @@ async function copy(ctx: ProxyContext, next: SwiftHandler, req: SwiftRequest, yi
 
   const extra: Record<string, string> = { 'x-copied-from-account': quote(srcAccount), 'x-copied-from': quote(`${srcContainer}/${srcObj}`) }
   if (sh['last-modified']) extra['x-copied-from-last-modified'] = sh['last-modified']
+  if (srcVersion !== null) extra['x-copied-from-version-id'] = srcVersion
   for (const k in sink) if (k.startsWith('x-object-meta-') || k === 'x-delete-at') extra[k] = sink[k]
   const body = source.body === undefined ? Readable.from([]) : Buffer.isBuffer(source.body) ? Readable.from([source.body]) : source.body
   const put = async (): Promise<ClientAnswer> => {
