@@ -14,6 +14,7 @@ import { closeSync } from 'node:fs'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fdatasyncFd, openFd, writeAllSync } from './durable.ts'
+import { FdFile } from './fd-file.ts'
 
 /** Object metadata as stored: Swift's header names (title case) → values. */
 export type ObjectMetadata = Record<string, string>
@@ -74,47 +75,58 @@ export function decodeHeader(head: Buffer): { metadata: ObjectMetadata; bodyOffs
 
 /** An object file opened for reading: metadata, where the body starts, and what the first read got. */
 export interface OpenedFile {
-  fh: FileHandle
+  /** The open file; already closed when `inline` is set or it was opened without keepOpen. */
+  file: FdFile
   metadata: ObjectMetadata
   bodyOffset: number
   /** File size in bytes. */
   fileSize: number
-  /** The whole body when it came with the first read (small objects); the handle is then closed. */
+  /** The whole body when it came with the first read (small objects); the file is then closed. */
   inline?: Buffer
 }
 
 /**
+ * Scratch buffers for the first read of an object file, reused: a fresh 64 KiB buffer per open
+ * costs page faults on these VMs, and most of it would be kept alive (as the parent of a small
+ * inline body) until the response is sent. What is kept is copied out instead.
+ */
+const scratch: Buffer[] = []
+const SCRATCH_KEEP = 64
+
+/**
  * Opens an object file and reads its header (one read for most files). With `keepOpen` false
- * or a body that fit in the first read, the handle is closed before returning.
+ * or a body that fit in the first read, the file is closed before returning.
  */
 export async function openObjectFile(path: string, keepOpen: boolean): Promise<OpenedFile> {
-  const fh = await open(path, 'r')
+  const file = await FdFile.open(path)
+  const buf = scratch.pop() ?? Buffer.allocUnsafeSlow(READ_AHEAD)
   try {
-    const buf = Buffer.allocUnsafe(READ_AHEAD)
-    const { bytesRead } = await fh.read(buf, 0, READ_AHEAD, 0)
+    const bytesRead = await file.read(buf, 0, READ_AHEAD, 0)
     let head = buf.subarray(0, bytesRead)
     const total = headerLength(head)
     let fileSize = bytesRead
-    if (bytesRead === READ_AHEAD) fileSize = (await fh.stat()).size
+    if (bytesRead === READ_AHEAD) fileSize = await file.size()
     if (total > head.length) {
       if (total > fileSize) throw new CorruptFileError('truncated metadata')
       const more = Buffer.allocUnsafe(total)
-      const r = await fh.read(more, 0, total, 0)
-      head = more.subarray(0, r.bytesRead)
+      const n = await file.read(more, 0, total, 0)
+      head = more.subarray(0, n)
     }
     const { metadata, bodyOffset } = decodeHeader(head)
-    const result: OpenedFile = { fh, metadata, bodyOffset, fileSize }
+    const result: OpenedFile = { file, metadata, bodyOffset, fileSize }
     if (fileSize <= bytesRead) {
       // Short file: the first read reached EOF and holds the entire body.
-      result.inline = buf.subarray(bodyOffset, bytesRead)
-      await fh.close()
+      result.inline = Buffer.from(buf.subarray(bodyOffset, bytesRead))
+      void file.close()
     } else if (!keepOpen) {
-      await fh.close()
+      void file.close()
     }
     return result
   } catch (err) {
-    await fh.close().catch(() => {})
+    void file.close()
     throw err
+  } finally {
+    if (scratch.length < SCRATCH_KEEP) scratch.push(buf)
   }
 }
 

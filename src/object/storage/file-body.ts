@@ -9,9 +9,9 @@
 // were handed to the socket. Any other consumer (async iteration, 'data' listeners, a Transform,
 // whose write callback comes while it still holds the chunk) gets the plain Readable behaviour
 // with one fresh buffer per chunk, which is always safe.
-import type { FileHandle } from 'node:fs/promises'
 import { OutgoingMessage } from 'node:http'
 import { Readable, type Writable } from 'node:stream'
+import type { FdFile } from './fd-file.ts'
 
 /** Buffers a piped body cycles through: reads run ahead of the socket by at most this many chunks. */
 const RING = 4
@@ -23,7 +23,7 @@ export class FileBody extends Readable {
   /** The read in progress, so destroy() can wait for it before the handle may be closed. */
   private reading?: Promise<unknown>
 
-  constructor(private readonly fh: FileHandle, start: number, private readonly end: number, private readonly chunk: number) {
+  constructor(private readonly fh: FdFile, start: number, private readonly end: number, private readonly chunk: number) {
     super({ highWaterMark: Math.max(1, Math.min(chunk, end - start)) })
     this.pos = start
   }
@@ -33,7 +33,7 @@ export class FileBody extends Readable {
     const want = Math.min(buf.length, this.end - this.pos)
     const p = this.fh.read(buf, 0, want, this.pos)
     this.reading = p
-    const { bytesRead } = await p
+    const bytesRead = await p
     this.reading = undefined
     if (bytesRead === 0) throw new Error(`file ended ${this.end - this.pos} bytes early`)
     this.pos += bytesRead

@@ -3,10 +3,10 @@
 // the stored ETag; on a mismatch the object is quarantined and the stream fails *before* its
 // last bytes go out, so a client never receives corrupt data framed as a good response.
 import { createHash } from 'node:crypto'
-import type { FileHandle } from 'node:fs/promises'
 import { Readable, Transform, type TransformCallback, pipeline } from 'node:stream'
 import { Timestamp } from '../ring/timestamp.ts'
 import type { ObjectMetadata, OpenedFile } from './datafile.ts'
+import type { FdFile } from './fd-file.ts'
 import { FileBody } from './file-body.ts'
 
 /** Where an object lives (see diskfile.ts). */
@@ -127,7 +127,7 @@ export class OpenObjectFile implements OpenObject {
   readonly etag: string
   readonly inline?: Buffer
   private readonly disk: Quarantiner
-  private readonly fh?: FileHandle
+  private readonly fh?: FdFile
   private readonly bodyOffset: number
   private readonly fileBodySize: number
   private closed: Promise<void> | null = null
@@ -145,7 +145,7 @@ export class OpenObjectFile implements OpenObject {
     this.size = Number(this.dataMetadata['Content-Length'])
     this.etag = (this.dataMetadata.ETag ?? '').toLowerCase()
     this.inline = a.data.inline
-    this.fh = a.data.inline ? undefined : a.data.fh
+    this.fh = a.data.inline ? undefined : a.data.file
     this.bodyOffset = a.data.bodyOffset
     this.fileBodySize = a.data.fileSize - a.data.bodyOffset
   }
@@ -199,7 +199,7 @@ export class OpenObjectFile implements OpenObject {
   }
 
   close(): Promise<void> {
-    this.closed ??= this.fh ? this.fh.close().catch(() => {}) : Promise.resolve()
+    this.closed ??= this.fh ? this.fh.close() : Promise.resolve()
     return this.closed
   }
 }
