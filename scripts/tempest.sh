@@ -35,6 +35,16 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
+# Image web-download imports fetch [image] http_image: serve one from loopback (never the
+# Internet) on port 80, the only plain-HTTP port Glance's default import filter allows.
+HTTP_IMAGE=http://127.0.0.1/cumulo-web-image.img
+if [ "${TEMPEST_GLANCE:-false}" = true ]; then
+  mkdir -p "$WORK/www" && head -c 1048576 /dev/urandom > "$WORK/www/cumulo-web-image.img"
+  python3 -m http.server 80 --bind 127.0.0.1 --directory "$WORK/www" > "$WORK/www.log" 2>&1 &
+  WWW=$!
+  trap 'kill $WWW 2>/dev/null || true; cleanup' EXIT
+fi
+
 rm -rf "$WORK/ws"
 # Tempest registers workspaces by name in ~/.tempest; use a unique one and drop it afterwards.
 WSNAME=cumulo-$$-$RANDOM
@@ -100,6 +110,7 @@ object_versioning = true
 
 [image]
 catalog_type = image
+http_image = $HTTP_IMAGE
 endpoint_type = publicURL
 
 [image-feature-enabled]

@@ -42,10 +42,20 @@ export async function runTempestSuite(s: TempestSuite): Promise<TempestSummary> 
 
     const interopFile = resolve(ROOT, '..', 'shared', 'interop', 'refstack-2022.11.txt')
     if (existsSync(interopFile)) {
-      const interop = readFileSync(interopFile, 'utf8').split('\n')
-        .filter((l) => l.startsWith(s.interopPrefix)).map((l) => l.replace(/\[.*\]$/, ''))
-      const failedInterop = summary.failures.filter((f) => interop.includes(f))
+      // Tests are matched by their idempotent id: Tempest renames classes (ListImagesTest →
+      // ListUserImagesTest) but keeps the ids.
+      const results = resultsById(join(work, 'results.csv'))
+      const interop = readFileSync(interopFile, 'utf8').split('\n').filter((l) => l.startsWith(s.interopPrefix))
+      const failedInterop: string[] = []
+      const notRun: string[] = []
+      for (const line of new Set(interop)) {
+        const id = /\[id-([0-9a-f-]+)/.exec(line)?.[1]
+        const status = id ? results.get(id) : undefined
+        if (status === undefined) notRun.push(line)
+        else if (status !== 'success') failedInterop.push(`${line}: ${status}`)
+      }
       assert.deepEqual(failedInterop, [], `every interop ${s.label} test passes`)
+      assert.deepEqual(notRun, [], `every interop ${s.label} test ran`)
     }
     const known = new Set(readFileSync(s.knownFailures, 'utf8').split('\n')
       .map((l) => l.replace(/#.*/, '').trim()).filter(Boolean))
@@ -55,4 +65,15 @@ export async function runTempestSuite(s: TempestSuite): Promise<TempestSummary> 
   } finally {
     if (!process.env.KEEP_TEMPEST) rmSync(work, { recursive: true, force: true })
   }
+}
+
+/** Tempest's per-test status (success, fail, skip) by idempotent id, from subunit2csv's output. */
+function resultsById(csvPath: string): Map<string, string> {
+  const out = new Map<string, string>()
+  if (!existsSync(csvPath)) return out
+  for (const line of readFileSync(csvPath, 'utf8').split('\n')) {
+    const m = /\[id-([0-9a-f-]+)[^\]]*\]"?,(\w+),/.exec(line)
+    if (m) out.set(m[1], m[2])
+  }
+  return out
 }

@@ -10,10 +10,10 @@
 //
 // .ts and .meta files use the same layout with an empty body.
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fdatasyncFd, openFd, writeAllSync } from './durable.ts'
+import { fdatasyncFd, writeAllSync } from './durable.ts'
 import { FdFile } from './fd-file.ts'
 
 /** Object metadata as stored: Swift's header names (title case) → values. */
@@ -160,8 +160,8 @@ let tmpCounter = 0
  * and the whole file goes out in a single write. `finish` fills in the header, fdatasyncs and
  * closes; the caller renames the file into place. `abort` removes it.
  *
- * A small file (≤ 64 KiB of body) is created and flushed on the thread pool, but written and
- * closed synchronously (page-cache work of a few microseconds; see durable.ts).
+ * A small file (≤ 64 KiB of body) is created, written and closed synchronously (page-cache work)
+ * and only its fdatasync goes to the thread pool (see durable.ts).
  */
 export class TmpFileWriter {
   private readonly md5 = createHash('md5')
@@ -227,7 +227,7 @@ export class TmpFileWriter {
   async finish(metadata: ObjectMetadata): Promise<string> {
     if (!this.fh) {
       this.path = this.tmpName()
-      const fd = await openFd(this.path, 'wx', 0o644)
+      const fd = openSync(this.path, 'wx', 0o644)
       this.fd = fd
       writeAllSync(fd, [encodeHeader(metadata), ...this.pending], 0)
       this.pending = []

@@ -5,13 +5,13 @@
 // Layout per device: objects[-N]/<part>/<suffix>/<hash>/<timestamp>.data|.ts|.meta, with
 // tmp[-N]/ for writes in progress, async_pending[-N]/ and quarantined/objects[-N]/.
 import { createHash, randomUUID } from 'node:crypto'
-import { readdir as readdirCb, readdirSync, renameSync } from 'node:fs'
+import { mkdirSync, readdir as readdirCb, readdirSync, renameSync, statSync } from 'node:fs'
 import { mkdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Timestamp } from '../ring/timestamp.ts'
 import type { StorageLogger } from './backend.ts'
 import { CorruptFileError, type ObjectMetadata, TmpFileWriter, openObjectFile } from './datafile.ts'
-import { makeDirs, syncDirs } from './durable.ts'
+import { syncDirs } from './durable.ts'
 import { type FileSet, classifyFiles, liveFiles, makeFilename } from './ondisk.ts'
 import { OpenObjectFile, type OpenObject } from './open-object.ts'
 import { SuffixHashes } from './suffix-hashes.ts'
@@ -72,8 +72,12 @@ export interface ObjectDisk {
   listFiles(loc: ObjectLocation): Promise<string[]>
   /** Suffix → md5 of its files' names (Swift's get_hashes); `recalculate` forces rehashing those. */
   getHashes(device: string, policy: number, partition: string, opts?: { recalculate?: readonly string[]; listdir?: boolean }): Promise<Record<string, string>>
-  /** Opens the newest state of an object; `name` ("/a/c/o") guards against hash collisions. */
-  open(loc: ObjectLocation, opts?: { name?: string }): Promise<OpenResult>
+  /**
+   * Opens the newest state of an object; `name` ("/a/c/o") guards against hash collisions.
+   * `forWrite`: the caller is about to write the object, so its hash dir is listed
+   * synchronously (the write needs those entries in the cache anyway; see durable.ts).
+   */
+  open(loc: ObjectLocation, opts?: { name?: string; forWrite?: boolean }): Promise<OpenResult>
   /** Reads one file's metadata (e.g. a .ts or .meta to replicate). */
   readMetadata(loc: ObjectLocation, filename: string): Promise<ObjectMetadata>
   /** Streams a .data body durably into place; throws ShortBodyError/LongBodyError/EtagMismatchError. */
@@ -115,6 +119,15 @@ const DEVICE_TTL_MS = 1000
 
 function errno(err: unknown): string {
   return (err as NodeJS.ErrnoException)?.code ?? ''
+}
+
+/** A directory's names, read synchronously; [] when it does not exist (no exception thrown for that). */
+function listDirSync(path: string): string[] {
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) return []
+  try { return readdirSync(path) } catch (err) {
+    if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return []
+    throw err
+  }
 }
 
 /** A directory's names; [] when it does not exist. (The callback API: cheaper than fs.promises.) */
@@ -223,10 +236,12 @@ export class FileObjectDisk implements ObjectDisk {
   }
 
   /**
-   * cleanup() of a hash dir a write just renamed into: its listing is in the page cache, so it
-   * is read synchronously; unlinks stay on the thread pool (see durable.ts).
+   * cleanup() of a hash dir a write just renamed into. Its listing is in the page cache, so it
+   * is read synchronously; the unlinks run on the thread pool and are not waited for (freeing
+   * blocks can wait on the device's discard): a file left behind by a failed unlink is obsolete
+   * and goes with the next cleanup.
    */
-  private async cleanupAfterWrite(dir: string): Promise<void> {
+  private cleanupAfterWrite(dir: string): void {
     let files: string[]
     try { files = readdirSync(dir) } catch (err) {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return
@@ -234,8 +249,9 @@ export class FileObjectDisk implements ObjectDisk {
     }
     const { gone, left } = this.cleanupPlan(files)
     if (!gone.size) return
-    await Promise.all([...gone].map((name) => unlink(join(dir, name)).catch((err) => { if (errno(err) !== 'ENOENT') throw err })))
-    if (!left.length) await rmdir(dir).catch(() => {})
+    void Promise.all([...gone].map((name) => unlink(join(dir, name)).catch((err) => {
+      if (errno(err) !== 'ENOENT') this.log?.warn({ err, dir, name }, 'could not remove an obsolete object file')
+    }))).then(() => (left.length ? undefined : rmdir(dir).catch(() => {})))
   }
 
   /** md5 over the state-deciding file names of every object in a suffix (as Swift's _hash_suffix_dir). */
@@ -267,10 +283,10 @@ export class FileObjectDisk implements ObjectDisk {
     return liveFiles(set).map((f) => f.filename)
   }
 
-  async open(loc: ObjectLocation, opts: { name?: string } = {}): Promise<OpenResult> {
+  async open(loc: ObjectLocation, opts: { name?: string; forWrite?: boolean } = {}): Promise<OpenResult> {
     const dir = this.hashDir(loc)
     for (let attempt = 0; attempt < 3; attempt++) {
-      const set = classifyFiles(await listDir(dir))
+      const set = classifyFiles(opts.forWrite ? listDirSync(dir) : await listDir(dir))
       if (!set.data) return set.ts ? { status: 'deleted', timestamp: set.ts.timestamp } : { status: 'missing' }
       let current = join(dir, set.data.filename)
       try {
@@ -324,40 +340,40 @@ export class FileObjectDisk implements ObjectDisk {
   }
 
   /**
-   * Renames a synced temp file into the hash dir durably, then cleans up and invalidates the
-   * suffix. The rename is tried first (the hash dir usually exists for an overwrite or a
-   * DELETE); only when it is missing are the directories made. Directory fsyncs go to the
-   * thread pool together (see durable.ts).
+   * Renames a flushed temp file into its hash dir durably, then cleans up and invalidates the
+   * suffix. As Swift: the file is flushed before the rename, and the hash dir (and every
+   * directory this write made, with its parent) after it. The directory work is synchronous
+   * page-cache work; the fsyncs go to the thread pool together (see durable.ts).
    */
   private async commit(loc: ObjectLocation, tmpPath: string, filename: string): Promise<void> {
     const dir = this.hashDir(loc)
     const partDir = this.partDir(loc.device, loc.policy, loc.partition)
     const suffix = loc.hash.slice(-3)
-    let created: string | undefined
     // Invalidate before the rename (a crash after it must not leave a stale hash) and after
     // the cleanup (a rehash racing this write must not keep the old value; usually free).
     // Before the partition dir exists there is nothing to invalidate: it is made below.
     await this.hashes.invalidate(partDir, suffix)
+    let created: string | undefined
     for (let attempt = 0; ; attempt++) {
+      const made = mkdirSync(dir, { recursive: true })
+      if (made !== undefined && (!created || made.length < created.length)) created = made
       try {
         renameSync(tmpPath, join(dir, filename))
         break
       } catch (err) {
-        // No hash dir yet (a new object), or a cleanup or rehash removed an empty one meanwhile.
+        // A cleanup or rehash removed the (empty) hash dir meanwhile: make it again.
         if (errno(err) !== 'ENOENT' || attempt >= 3) throw err
       }
-      const made = await makeDirs(dir)
-      if (made && (!created || made.length < created.length)) created = made
-      await this.hashes.invalidate(partDir, suffix)
     }
+    if (created) await this.hashes.invalidate(partDir, suffix)
     // New directories are durable only once their parents' entries are synced too. The syncs
-    // are independent, and concurrent fsyncs share one journal commit, so they run together.
+    // are independent, so they run together.
     const dirs = [dir]
     if (created) for (let d = dir; d.length >= created.length; d = dirname(d)) dirs.push(dirname(d))
     await syncDirs(dirs)
     // A hash dir this write created held nothing older to clean up (a write racing into it
     // cleans up after itself, and any cleanup or rehash later removes what is left over).
-    if (!created) await this.cleanupAfterWrite(dir)
+    if (!created) this.cleanupAfterWrite(dir)
     await this.hashes.invalidate(partDir, suffix)
   }
 
@@ -400,8 +416,7 @@ export class FileObjectDisk implements ObjectDisk {
     await this.ensureDir(tmpDir)
     const writer = new TmpFileWriter(tmpDir, metadata)
     try {
-      const tmpPath = await writer.finish(metadata)
-      await this.commit(loc, tmpPath, filename)
+      await this.commit(loc, await writer.finish(metadata), filename)
       return filename
     } catch (err) {
       await writer.abort()

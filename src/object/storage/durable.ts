@@ -4,15 +4,17 @@
 // thread, a futex wake of a pool thread and an eventfd wake back. A small PUT made ~20 of them
 // (open/write/fdatasync/close of the temp file, one mkdir per path level, open/fsync/close of
 // each directory, the hashes.invalid append, a readdir for cleanup), which measured ~1.2 ms of
-// system CPU per PUT on this 2-vCPU machine. The rule now:
-// - calls that only touch the page cache and entries a write just made (a small write, rename,
-//   close, opening a directory, listing a hot hash dir) run synchronously: 10–20 µs each;
-// - calls that wait for the disk or do heavy kernel work run on the pool, so the main thread
-//   keeps serving meanwhile: fsync/fdatasync, creating inodes (on this ext4 without a journal a
-//   create costs ~250 µs of kernel CPU), and unlink/rmdir (with the `discard` mount option the
-//   kernel waits for the device to discard the freed blocks, ~3 ms).
-import { closeSync, fdatasync, fsync, mkdir, open, openSync, writevSync } from 'node:fs'
-import { dirname } from 'node:path'
+// system CPU per PUT on this 2-vCPU machine, and each trip costs two context switches, which
+// are dear under paravirtualised interrupts (a third of the server's CPU went to scheduling).
+// The rule now:
+// - calls that only touch the page cache and the entries a write is about to make run
+//   synchronously: creating and writing a small temp file, mkdir, rename, close, opening a
+//   directory, listing a hash dir being written (10–250 µs of kernel work each, on a core the
+//   main thread holds anyway);
+// - calls that wait for the disk go to the pool, the ones of one write together: fsync and
+//   fdatasync, unlink and rmdir (with the `discard` mount option the kernel waits for the
+//   device to discard freed blocks, ~3 ms), and reads of object data (reads may miss the cache).
+import { closeSync, fdatasync, fsync, openSync, writevSync } from 'node:fs'
 
 /** fsync(2) of an open descriptor on the thread pool. */
 export function fsyncFd(fd: number): Promise<void> {
@@ -52,44 +54,4 @@ export function writeAllSync(fd: number, bufs: Buffer[], pos: number): void {
     }
     list = rest
   }
-}
-
-/** open(2) on the thread pool (creating a file is heavy kernel work), resolving to the descriptor. */
-export function openFd(path: string, flags: string, mode = 0o666): Promise<number> {
-  return new Promise((resolve, reject) => open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))))
-}
-
-/** mkdir(2) of one level on the thread pool; resolves true when made, false when it existed. */
-function mkdirOne(path: string): Promise<boolean> {
-  return new Promise((resolve, reject) => mkdir(path, (err) => {
-    if (!err) resolve(true)
-    else if (err.code === 'EEXIST') resolve(false)
-    else reject(err)
-  }))
-}
-
-/**
- * mkdir -p of an object's hash dir, trying the deepest level first (usually only the hash dir
- * itself, or it and its suffix dir, are new): one pool trip per level made, instead of Node's
- * recursive mkdir walking the whole path. Resolves to the topmost directory it created
- * (undefined when `dir` existed), as mkdir's `recursive` option does.
- */
-export async function makeDirs(dir: string, maxLevels = 8): Promise<string | undefined> {
-  const below: string[] = [] // levels found missing, deepest first
-  let d = dir
-  let top: string | undefined
-  for (;;) {
-    try {
-      if (await mkdirOne(d)) top = d
-      break
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || below.length >= maxLevels) throw err
-      below.push(d)
-      d = dirname(d)
-    }
-  }
-  for (let i = below.length - 1; i >= 0; i--) {
-    if (await mkdirOne(below[i]!)) top ??= below[i]
-  }
-  return top
 }
