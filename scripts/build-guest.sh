@@ -17,11 +17,16 @@ RECIPE=4
 # The kernel the cloud-amd64 meta-package currently points at, unless pinned.
 KPKG=${GUEST_KERNEL_PACKAGE:-$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
   sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -n1)}
+# Offline (no apt lists) an existing build is still good: keep its kernel.
+[ -n "$KPKG" ] || KPKG=$(sed -n 's/.* kernel=//p' "$OUT/VERSION" 2>/dev/null || true)
 [ -n "$KPKG" ] || { echo "build-guest: no linux-image-*-cloud-amd64 known to apt (apt-get update?)" >&2; exit 1; }
 STAMP="recipe=$RECIPE kernel=$KPKG"
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+# Test runs in parallel share one cached guest: one builds, the others wait and reuse it.
+exec 9>"$OUT/.lock"
+flock 9
 if [ -f "$OUT/VERSION" ] && [ "$(cat "$OUT/VERSION")" = "$STAMP" ] &&
    [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
   echo "build-guest: up to date in $OUT ($STAMP)"
@@ -172,11 +177,16 @@ LABEL cumulo
 EOF
   mke2fs -q -F -t ext2 -L cumulo-guest -d "$B" "$WORK/disk.raw" 48M >/dev/null
   MNT=$WORK/mnt; mkdir -p "$MNT"
-  mount -o loop "$WORK/disk.raw" "$MNT"
-  extlinux --install "$MNT/boot/extlinux" >/dev/null 2>&1
-  umount "$MNT"; MNT=""
-  qemu-img convert -q -O qcow2 "$WORK/disk.raw" "$WORK/disk.qcow2"
-  mv "$WORK/disk.qcow2" "$OUT/disk.qcow2.new" && mv "$OUT/disk.qcow2.new" "$OUT/disk.qcow2"
+  # Containers often have no loop devices: then only kernel + initrd (boot them with -kernel).
+  if mount -o loop "$WORK/disk.raw" "$MNT" 2>/dev/null; then
+    extlinux --install "$MNT/boot/extlinux" >/dev/null 2>&1
+    umount "$MNT"; MNT=""
+    qemu-img convert -q -O qcow2 "$WORK/disk.raw" "$WORK/disk.qcow2"
+    mv "$WORK/disk.qcow2" "$OUT/disk.qcow2.new" && mv "$OUT/disk.qcow2.new" "$OUT/disk.qcow2"
+  else
+    echo "build-guest: no loop mount here: skipping disk.qcow2" >&2
+    rm -f "$OUT/disk.qcow2"
+  fi
 else
   echo "build-guest: not root or no extlinux/qemu-img: skipping disk.qcow2" >&2
   rm -f "$OUT/disk.qcow2"

@@ -3,7 +3,8 @@
 #   scripts/tempest.sh [REGEX]        default: ^tempest\.api\.identity\.
 # Environment: TEMPEST_WORKDIR (default: a new temp dir), CUMULO_PORT_OFFSET (default 21000),
 #   TEMPEST_CONCURRENCY (default 2), TEMPEST_SWIFT=true to test object storage too,
-#   TEMPEST_GLANCE=true to test the image service too.
+#   TEMPEST_GLANCE=true to test the image service too, TEMPEST_NOVA=true the compute API
+#   (flavors m1.tiny and m1.small are created for it; Nova admin tests need glance, so it is on too).
 # Prints a JSON summary (passed/failed/skipped and the failing tests) as its last line and
 # writes it to $TEMPEST_WORKDIR/summary.json. Exit status: 0 when Tempest ran, whatever it
 # counted (the caller judges the counts); non-zero when the cloud or Tempest could not run.
@@ -43,6 +44,16 @@ if [ "${TEMPEST_GLANCE:-false}" = true ]; then
   python3 -m http.server 80 --bind 127.0.0.1 --directory "$WORK/www" > "$WORK/www.log" 2>&1 &
   WWW=$!
   trap 'kill $WWW 2>/dev/null || true; cleanup' EXIT
+fi
+
+# Compute tests need [compute] flavor_ref and flavor_ref_alt: a fresh Nova has no flavors.
+if [ "${TEMPEST_NOVA:-false}" = true ]; then
+  TOKEN=$(curl -si -H 'Content-Type: application/json' "http://127.0.0.1:$PORT/v3/auth/tokens" -d "{\"auth\":{\"identity\":{\"methods\":[\"password\"],\"password\":{\"user\":{\"name\":\"admin\",\"domain\":{\"id\":\"default\"},\"password\":\"$PASSWORD\"}}},\"scope\":{\"project\":{\"name\":\"admin\",\"domain\":{\"id\":\"default\"}}}}}" \
+    | awk 'tolower($1) == "x-subject-token:" { print $2 }' | tr -d '\r')
+  for f in '"id":"1","name":"m1.tiny","ram":512,"vcpus":1,"disk":1' '"id":"2","name":"m1.small","ram":2048,"vcpus":1,"disk":20'; do
+    curl -sf -o /dev/null -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' \
+      "http://127.0.0.1:$((8774 + OFFSET))/v2.1/flavors" -d "{\"flavor\":{$f}}"
+  done
 fi
 
 rm -rf "$WORK/ws"
@@ -88,8 +99,8 @@ security_compliance = true
 domain_specific_drivers = false
 
 [service_available]
-nova = false
-glance = ${TEMPEST_GLANCE:-false}
+nova = ${TEMPEST_NOVA:-false}
+glance = ${TEMPEST_GLANCE:-${TEMPEST_NOVA:-false}}
 neutron = false
 cinder = false
 swift = ${TEMPEST_SWIFT:-false}
@@ -119,6 +130,17 @@ api_v1 = false
 import_image = true
 os_glance_reserved = true
 manage_locations = false
+
+[compute]
+catalog_type = compute
+endpoint_type = publicURL
+region = RegionOne
+flavor_ref = 1
+flavor_ref_alt = 2
+image_ref = none
+image_ref_alt = none
+min_microversion = 2.1
+max_microversion = 2.85
 
 [validation]
 run_validation = false

@@ -7,6 +7,7 @@ import type { Identity, IdentityConfig } from '../identity/index.ts'
 import { bootstrapIdentity, createIdentity, findEc2Credential, registerEndpoints } from '../identity/index.ts'
 import { type ObjectStore, type PasswordAuthenticator, createObjectStore } from '../object/index.ts'
 import { type Image, createImage } from '../image/index.ts'
+import { type Compute, createCompute } from '../compute/index.ts'
 
 /** Everything `cumulo up` needs to know. */
 export interface AllInOneOptions {
@@ -37,7 +38,7 @@ export interface RunningCloud {
 }
 
 /** OpenStack's usual ports (Swift's storage servers: object 6200, container 6201, account 6202). */
-export const PORTS = { identity: 5000, image: 9292, objectStore: 8080, objectServer: 6200, containerServer: 6201, accountServer: 6202 } as const
+export const PORTS = { identity: 5000, image: 9292, compute: 8774, objectStore: 8080, objectServer: 6200, containerServer: 6201, accountServer: 6202 } as const
 
 /** Starts the all-in-one cloud in this process: every service, on one database. */
 export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
@@ -109,12 +110,26 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
     throw err
   }
 
+  // Compute (Nova v2.1): flavors, key pairs, limits and quota sets so far. No flavors are made
+  // at first start, as in Nova; admins create them (`openstack flavor create`).
+  let compute: Compute
+  const computeUrl = `http://${urlHost}:${port(PORTS.compute)}/v2.1`
+  try {
+    compute = await createCompute(core, { auth: identity.auth })
+    await registerEndpoints(identity.ctx, { type: 'compute', name: 'nova', url: computeUrl })
+    await compute.api.listen({ host: o.bind, port: port(PORTS.compute) })
+  } catch (err) {
+    await image.close(); await objectStore.close(); await identity.close(); await core.db.close()
+    throw err
+  }
+
   writeCloudsYaml(cloudsPath, { authUrl: identityUrl, password: adminPassword })
-  const endpoints = { identity: identityUrl, image: imageUrl, 'object-store': objectUrl, s3: s3Url }
+  const endpoints = { identity: identityUrl, image: imageUrl, compute: computeUrl, 'object-store': objectUrl, s3: s3Url }
   core.log.info({ endpoints }, 'cumulo is up')
   return {
     endpoints, adminPassword, adminProjectId: boot.adminProjectId, cloudsYaml: cloudsPath,
     async stop() {
+      await compute.close()
       await image.close()
       await objectStore.close()
       await identity.close()

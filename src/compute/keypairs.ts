@@ -3,7 +3,7 @@ import { CloudError, badRequest, conflict } from '../core/errors.ts'
 import type { ComputeCtx } from './context.ts'
 import type { QuotaService } from './quotas.ts'
 import type { KeyPairRow } from './schema.ts'
-import { generateSshKeyPair, sshFingerprint, x509Fingerprint } from './ssh-keys.ts'
+import { generateSshKeyPair, generateX509KeyPair, sshFingerprint, x509Fingerprint } from './ssh-keys.ts'
 
 // Key pairs (nova/compute/api.py KeypairAPI): per user, named, SSH keys or X.509 certificates.
 
@@ -44,8 +44,8 @@ export class KeyPairService {
       const g = await generateSshKeyPair()
       publicKey = g.publicKey; privateKey = g.privateKey; fingerprint = g.fingerprint
     } else {
-      // Nova signs a new certificate here; node:crypto cannot issue certificates.
-      throw new CloudError('NotImplemented', 'Generating x509 key pairs is not implemented; import a certificate with public_key.')
+      const g = await generateX509KeyPair(`${o.projectId}-${o.userId}`)
+      publicKey = g.publicKey; privateKey = g.privateKey; fingerprint = g.fingerprint
     }
     const createdAt = new Date(this.c.clock.now()).toISOString().replace(/\.\d+Z$/, '.000000')
     try {

@@ -1,4 +1,4 @@
-import { X509Certificate, createHash, createPublicKey, generateKeyPair } from 'node:crypto'
+import { X509Certificate, createHash, createPublicKey, generateKeyPair, randomBytes, sign } from 'node:crypto'
 import { promisify } from 'node:util'
 import { badRequest } from '../core/errors.ts'
 
@@ -95,5 +95,57 @@ export async function generateSshKeyPair(): Promise<{ publicKey: string; private
     publicKey: line,
     privateKey: privateKey.export({ type: 'pkcs1', format: 'pem' }) as string,
     fingerprint: colonHex(createHash('md5').update(blob).digest('hex')),
+  }
+}
+
+// --- X.509: a self-signed certificate, DER-encoded by hand (node:crypto signs but does not
+// issue certificates). Only the few ASN.1 types a minimal v3 certificate needs.
+
+function der(tag: number, content: Buffer): Buffer {
+  const n = content.length
+  const len = n < 0x80 ? Buffer.from([n])
+    : n < 0x100 ? Buffer.from([0x81, n]) : n < 0x10000 ? Buffer.from([0x82, n >> 8, n & 0xff])
+    : Buffer.from([0x83, n >> 16, (n >> 8) & 0xff, n & 0xff])
+  return Buffer.concat([Buffer.from([tag]), len, content])
+}
+const seq = (...parts: Buffer[]) => der(0x30, Buffer.concat(parts))
+const set = (...parts: Buffer[]) => der(0x31, Buffer.concat(parts))
+function oid(dotted: string): Buffer {
+  const [a, b, ...rest] = dotted.split('.').map(Number) as [number, number, ...number[]]
+  const bytes = [40 * a + b]
+  for (const n of rest) {
+    const enc = [n & 0x7f]
+    for (let v = n >>> 7; v > 0; v >>>= 7) enc.unshift((v & 0x7f) | 0x80)
+    bytes.push(...enc)
+  }
+  return der(0x06, Buffer.from(bytes))
+}
+function time(d: Date): Buffer {
+  const iso = d.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z' // YYYYMMDDHHMMSSZ
+  return d.getUTCFullYear() < 2050 ? der(0x17, Buffer.from(iso.slice(2))) : der(0x18, Buffer.from(iso))
+}
+const SHA256_RSA = seq(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00]))
+
+/**
+ * A new RSA 2048 key and a self-signed certificate for it (what Nova makes for an x509 key
+ * pair without public_key): the certificate is the key pair's public key.
+ */
+export async function generateX509KeyPair(commonName: string, now = new Date()):
+  Promise<{ publicKey: string; privateKey: string; fingerprint: string }> {
+  const { publicKey, privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048, publicExponent: 65537 })
+  const serial = randomBytes(16); serial[0]! &= 0x7f
+  const name = seq(set(seq(oid('2.5.4.3'), der(0x0c, Buffer.from(commonName)))))
+  const tbs = seq(
+    der(0xa0, der(0x02, Buffer.from([2]))), der(0x02, serial), SHA256_RSA, name,
+    seq(time(now), time(new Date(now.getTime() + 10 * 365 * 86400_000))), name,
+    publicKey.export({ type: 'spki', format: 'der' }),
+  )
+  const signature = sign('sha256', tbs, privateKey)
+  const cert = seq(tbs, SHA256_RSA, der(0x03, Buffer.concat([Buffer.from([0]), signature])))
+  const pem = `-----BEGIN CERTIFICATE-----\n${cert.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`
+  return {
+    publicKey: pem,
+    privateKey: privateKey.export({ type: 'pkcs1', format: 'pem' }) as string,
+    fingerprint: x509Fingerprint(pem),
   }
 }

@@ -130,3 +130,21 @@ describe('key pairs', () => {
     assert.equal(r.body.keypairs.length, 3)
   })
 })
+
+describe('generated x509 key pairs', () => {
+  test('a self-signed certificate that verifies with its own key, and the private key', async () => {
+    const { X509Certificate, createPrivateKey, createPublicKey } = await import('node:crypto')
+    const h = await computeHarness()
+    try {
+      const r = await h.json('POST', '/v2.1/os-keypairs', { version: '2.2', body: { keypair: { name: 'cert', type: 'x509' } } })
+      assert.equal(r.status, 201, JSON.stringify(r.body))
+      const cert = new X509Certificate(r.body.keypair.public_key)
+      assert.ok(cert.verify(cert.publicKey))
+      assert.match(cert.subject, /CN=/)
+      assert.equal(r.body.keypair.fingerprint, cert.fingerprint.toLowerCase())
+      const priv = createPrivateKey(r.body.keypair.private_key)
+      assert.deepEqual(createPublicKey(priv).export({ format: 'jwk' }), cert.publicKey.export({ format: 'jwk' }))
+      assert.ok(cert.checkPrivateKey(priv))
+    } finally { await h.close() }
+  })
+})

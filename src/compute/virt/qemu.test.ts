@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import { virtDriverConformance } from '../../../test/conformance/virt-driver.ts'
 import type { ImageRef } from './driver.ts'
 import { instancePaths, qemuArgs } from './qemu-cmdline.ts'
+import { probeAccel } from './qemu-host.ts'
 import { QemuDriver } from './qemu.ts'
 
 const run = promisify(execFile)
@@ -135,4 +136,10 @@ test('command line: overlay via -blockdev, taps only, never user networking', ()
   assert.equal(args[args.indexOf('-smp') + 1], '2')
   assert.equal(args[args.indexOf('-m') + 1], '512')
   assert.ok(args.includes('-daemonize') && args.includes('-nodefaults'))
+})
+
+test('the accelerator probe answers quickly, falling back to TCG', async () => {
+  // A qemu that cannot start at all (here: no such binary) must mean TCG, never a hang.
+  assert.equal(await probeAccel('/nonexistent/qemu-system-x86_64', 2000), 'tcg')
+  if (!skip) assert.ok(['kvm', 'tcg'].includes(await probeAccel('qemu-system-x86_64', 3000)))
 })

@@ -10,7 +10,7 @@
 //
 // .ts and .meta files use the same layout with an empty body.
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, openSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fdatasyncFd, writeAllSync } from './durable.ts'
@@ -109,18 +109,10 @@ export async function openObjectFile(path: string, keepOpen: boolean): Promise<O
     if (total > head.length) {
       if (total > fileSize) throw new CorruptFileError('truncated metadata')
       const more = Buffer.allocUnsafe(total)
-      const n = await file.read(more, 0, total, 0)
-      head = more.subarray(0, n)
+      head = more.subarray(0, await file.read(more, 0, total, 0))
     }
-    const { metadata, bodyOffset } = decodeHeader(head)
-    const result: OpenedFile = { file, metadata, bodyOffset, fileSize }
-    if (fileSize <= bytesRead) {
-      // Short file: the first read reached EOF and holds the entire body.
-      result.inline = Buffer.from(buf.subarray(bodyOffset, bytesRead))
-      void file.close()
-    } else if (!keepOpen) {
-      void file.close()
-    }
+    const result = opened(file, head, buf, bytesRead, fileSize)
+    if (result.inline || !keepOpen) void file.close()
     return result
   } catch (err) {
     void file.close()
@@ -128,6 +120,41 @@ export async function openObjectFile(path: string, keepOpen: boolean): Promise<O
   } finally {
     if (scratch.length < SCRATCH_KEEP) scratch.push(buf)
   }
+}
+
+/**
+ * openObjectFile with synchronous calls: for a client request, whose object's entries are
+ * almost always in the page cache (see durable.ts). A kept-open file is then read on the pool.
+ */
+export function openObjectFileSync(path: string, keepOpen: boolean): OpenedFile {
+  const fd = openSync(path, 'r')
+  const buf = scratch.pop() ?? Buffer.allocUnsafeSlow(READ_AHEAD)
+  let keep = false
+  try {
+    const bytesRead = readSync(fd, buf, 0, READ_AHEAD, 0)
+    let head = buf.subarray(0, bytesRead)
+    const total = headerLength(head)
+    const fileSize = bytesRead === READ_AHEAD ? fstatSync(fd).size : bytesRead
+    if (total > head.length) {
+      if (total > fileSize) throw new CorruptFileError('truncated metadata')
+      const more = Buffer.allocUnsafe(total)
+      head = more.subarray(0, readSync(fd, more, 0, total, 0))
+    }
+    keep = keepOpen && fileSize > bytesRead
+    return opened(FdFile.adopt(fd, keep), head, buf, bytesRead, fileSize)
+  } finally {
+    if (!keep) closeSync(fd)
+    if (scratch.length < SCRATCH_KEEP) scratch.push(buf)
+  }
+}
+
+/** The OpenedFile of a header read: a short file's whole body is copied out of the scratch buffer. */
+function opened(file: FdFile, head: Buffer, buf: Buffer, bytesRead: number, fileSize: number): OpenedFile {
+  const { metadata, bodyOffset } = decodeHeader(head)
+  const result: OpenedFile = { file, metadata, bodyOffset, fileSize }
+  // Short file: the first read reached EOF and holds the entire body.
+  if (fileSize <= bytesRead) result.inline = Buffer.from(buf.subarray(bodyOffset, bytesRead))
+  return result
 }
 
 /** Writes `data` at `pos` in full (a positional write may be short). */

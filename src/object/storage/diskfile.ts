@@ -5,12 +5,12 @@
 // Layout per device: objects[-N]/<part>/<suffix>/<hash>/<timestamp>.data|.ts|.meta, with
 // tmp[-N]/ for writes in progress, async_pending[-N]/ and quarantined/objects[-N]/.
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdirSync, readdir as readdirCb, readdirSync, renameSync, statSync } from 'node:fs'
+import { mkdirSync, readdir as readdirCb, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs'
 import { mkdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Timestamp } from '../ring/timestamp.ts'
 import type { StorageLogger } from './backend.ts'
-import { CorruptFileError, type ObjectMetadata, TmpFileWriter, openObjectFile } from './datafile.ts'
+import { CorruptFileError, type ObjectMetadata, TmpFileWriter, openObjectFile, openObjectFileSync } from './datafile.ts'
 import { syncDirs } from './durable.ts'
 import { type FileSet, classifyFiles, liveFiles, makeFilename } from './ondisk.ts'
 import { OpenObjectFile, type OpenObject } from './open-object.ts'
@@ -74,10 +74,11 @@ export interface ObjectDisk {
   getHashes(device: string, policy: number, partition: string, opts?: { recalculate?: readonly string[]; listdir?: boolean }): Promise<Record<string, string>>
   /**
    * Opens the newest state of an object; `name` ("/a/c/o") guards against hash collisions.
-   * `forWrite`: the caller is about to write the object, so its hash dir is listed
-   * synchronously (the write needs those entries in the cache anyway; see durable.ts).
+   * `blocking`: list the hash dir and read the headers with synchronous calls — cheaper when
+   * they are in the page cache, as for a client's request (see durable.ts); walkers over cold
+   * data (replicator, auditor) leave it off. A large body is read on the thread pool either way.
    */
-  open(loc: ObjectLocation, opts?: { name?: string; forWrite?: boolean }): Promise<OpenResult>
+  open(loc: ObjectLocation, opts?: { name?: string; blocking?: boolean }): Promise<OpenResult>
   /** Reads one file's metadata (e.g. a .ts or .meta to replicate). */
   readMetadata(loc: ObjectLocation, filename: string): Promise<ObjectMetadata>
   /** Streams a .data body durably into place; throws ShortBodyError/LongBodyError/EtagMismatchError. */
@@ -116,6 +117,8 @@ export const asyncDirName = (policy: number) => (policy ? `async_pending-${polic
 const HASH_RE = /^[0-9a-f]{32}$/
 const SUFFIX_RE = /^[0-9a-f]{3}$/
 const DEVICE_TTL_MS = 1000
+/** Obsolete files up to this size are unlinked synchronously after a write (see cleanupAfterWrite). */
+const SYNC_UNLINK_MAX = 1024 * 1024
 
 function errno(err: unknown): string {
   return (err as NodeJS.ErrnoException)?.code ?? ''
@@ -237,11 +240,11 @@ export class FileObjectDisk implements ObjectDisk {
 
   /**
    * cleanup() of a hash dir a write just renamed into. Its listing is in the page cache, so it
-   * is read synchronously; the unlinks run on the thread pool and are not waited for (freeing
-   * blocks can wait on the device's discard): a file left behind by a failed unlink is obsolete
-   * and goes with the next cleanup.
+   * is read synchronously, and so are the unlinks of small files (tens of µs); a large body's
+   * unlink, which frees many blocks, and rmdir (it can wait on the device's discard) run on the
+   * thread pool (see durable.ts).
    */
-  private cleanupAfterWrite(dir: string): void {
+  private async cleanupAfterWrite(dir: string): Promise<void> {
     let files: string[]
     try { files = readdirSync(dir) } catch (err) {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return
@@ -249,9 +252,19 @@ export class FileObjectDisk implements ObjectDisk {
     }
     const { gone, left } = this.cleanupPlan(files)
     if (!gone.size) return
-    void Promise.all([...gone].map((name) => unlink(join(dir, name)).catch((err) => {
-      if (errno(err) !== 'ENOENT') this.log?.warn({ err, dir, name }, 'could not remove an obsolete object file')
-    }))).then(() => (left.length ? undefined : rmdir(dir).catch(() => {})))
+    const slow: Promise<void>[] = []
+    for (const name of gone) {
+      const path = join(dir, name)
+      const size = statSync(path, { throwIfNoEntry: false })?.size
+      if (size === undefined) continue
+      if (size > SYNC_UNLINK_MAX) {
+        slow.push(unlink(path).catch((err) => { if (errno(err) !== 'ENOENT') throw err }))
+        continue
+      }
+      try { unlinkSync(path) } catch (err) { if (errno(err) !== 'ENOENT') throw err }
+    }
+    await Promise.all(slow)
+    if (!left.length) await rmdir(dir).catch(() => {})
   }
 
   /** md5 over the state-deciding file names of every object in a suffix (as Swift's _hash_suffix_dir). */
@@ -283,19 +296,22 @@ export class FileObjectDisk implements ObjectDisk {
     return liveFiles(set).map((f) => f.filename)
   }
 
-  async open(loc: ObjectLocation, opts: { name?: string; forWrite?: boolean } = {}): Promise<OpenResult> {
+  async open(loc: ObjectLocation, opts: { name?: string; blocking?: boolean } = {}): Promise<OpenResult> {
     const dir = this.hashDir(loc)
+    const openFile = opts.blocking
+      ? (path: string, keepOpen: boolean) => Promise.resolve(openObjectFileSync(path, keepOpen))
+      : openObjectFile
     for (let attempt = 0; attempt < 3; attempt++) {
-      const set = classifyFiles(opts.forWrite ? listDirSync(dir) : await listDir(dir))
+      const set = classifyFiles(opts.blocking ? listDirSync(dir) : await listDir(dir))
       if (!set.data) return set.ts ? { status: 'deleted', timestamp: set.ts.timestamp } : { status: 'missing' }
       let current = join(dir, set.data.filename)
       try {
-        const data = await openObjectFile(current, true)
+        const data = await openFile(current, true)
         let meta: ObjectMetadata | null = null
         let ctype: ObjectMetadata | null = null
         try {
-          if (set.meta) { current = join(dir, set.meta.filename); meta = (await openObjectFile(current, false)).metadata }
-          if (set.ctype && set.ctype !== set.meta) { current = join(dir, set.ctype.filename); ctype = (await openObjectFile(current, false)).metadata }
+          if (set.meta) { current = join(dir, set.meta.filename); meta = (await openFile(current, false)).metadata }
+          if (set.ctype && set.ctype !== set.meta) { current = join(dir, set.ctype.filename); ctype = (await openFile(current, false)).metadata }
         } catch (err) {
           if (!data.inline) await data.file.close()
           throw err
@@ -373,7 +389,7 @@ export class FileObjectDisk implements ObjectDisk {
     await syncDirs(dirs)
     // A hash dir this write created held nothing older to clean up (a write racing into it
     // cleans up after itself, and any cleanup or rehash later removes what is left over).
-    if (!created) this.cleanupAfterWrite(dir)
+    if (!created) await this.cleanupAfterWrite(dir)
     await this.hashes.invalidate(partDir, suffix)
   }
 

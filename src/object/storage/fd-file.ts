@@ -13,6 +13,16 @@ export class FdFile {
 
   private constructor(readonly fd: number) {}
 
+  /**
+   * Wraps a descriptor the caller opened. With `open` false it was closed already: the object
+   * only stands for the file (closing it is a no-op).
+   */
+  static adopt(fd: number, open: boolean): FdFile {
+    const f = new FdFile(fd)
+    if (!open) f.closing = Promise.resolve()
+    return f
+  }
+
   /** Opens `path` read-only. */
   static open(path: string): Promise<FdFile> {
     return new Promise((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(new FdFile(fd)))))

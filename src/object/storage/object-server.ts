@@ -149,7 +149,7 @@ export function createObjectServer(opts: ObjectServerOptions): BackendHandler {
     checkMetadata(h)
     // What is there now: only the newest timestamp matters, unless If-None-Match asks about the ETag.
     let origTs = Timestamp.zero()
-    const state = await disk.open(r.loc, { name: r.name, forWrite: true })
+    const state = await disk.open(r.loc, { name: r.name, blocking: true })
     if (state.status === 'ok') {
       const o = state.object
       const expired = isExpired(o.metadata, ts.seconds)
@@ -196,7 +196,7 @@ export function createObjectServer(opts: ObjectServerOptions): BackendHandler {
 
   async function getOrHead(r: ObjectRequest, method: 'GET' | 'HEAD'): Promise<BackendResponse> {
     const h = r.headers
-    const state = await disk.open(r.loc, { name: r.name })
+    const state = await disk.open(r.loc, { name: r.name, blocking: true })
     const notFound = (headers: Record<string, string> = {}) =>
       h['if-match'] !== undefined && parseMatch(h['if-match'])?.has('*') ? reply(412, headers) : reply(404, headers)
     switch (state.status) {
@@ -227,7 +227,7 @@ export function createObjectServer(opts: ObjectServerOptions): BackendHandler {
     if (h['content-type']) {
       try { reqCtypeTs = new Timestamp(h['content-type-timestamp'] ?? ts.internal) } catch { return reply(400, {}, 'Invalid Content-Type-Timestamp') }
     }
-    const state = await disk.open(r.loc, { name: r.name, forWrite: true })
+    const state = await disk.open(r.loc, { name: r.name, blocking: true })
     if (state.status === 'collision') return reply(403)
     if (state.status === 'changed') return reply(503)
     if (state.status !== 'ok') return reply(404)
@@ -269,7 +269,7 @@ export function createObjectServer(opts: ObjectServerOptions): BackendHandler {
   async function del(r: ObjectRequest): Promise<BackendResponse> {
     const h = r.headers
     const ts = requestTs(h)
-    const state = await disk.open(r.loc, { name: r.name, forWrite: true })
+    const state = await disk.open(r.loc, { name: r.name, blocking: true })
     let origTs = Timestamp.zero()
     let origMd: ObjectMetadata = {}
     let status: number
