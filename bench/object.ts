@@ -1,7 +1,7 @@
 // bench/object: object-store throughput, for Cumulo or any Swift / S3 endpoint on this machine.
 //
 //   node --import tsx bench/object.ts [--replicas 1|3|1,3] [--concurrency 16,32] [--count 2000]
-//        [--warmup N] [--big-mib 256] [--api swift,s3] [--cpu-prof DIR]
+//        [--warmup N] [--big-mib 256] [--api swift,s3] [--daemons off|on] [--cpu-prof DIR]
 //   node --import tsx bench/object.ts --endpoint http://host:8080/v1/AUTH_x --token T [--server-pid 123,456]
 //   node --import tsx bench/object.ts --auth-url http://host:8080/auth/v1.0 --user test:tester --key testing
 //   node --import tsx bench/object.ts --auth-url http://host:5000/v3 --user u --password p --project proj
@@ -11,8 +11,9 @@
 // after --warmup (default --count) unmeasured PUTs and DELETEs, and MB/s of one --big-mib object
 // PUT and GET as single streams. Server CPU per op comes from
 // /proc/<pid>/stat of the server: the `cumulo up` child it starts itself when no endpoint is
-// given (on a temp dir, removed afterwards), or the processes named by --server-pid (for Swift:
-// its proxy, object, container and account server pids). Prints one JSON document.
+// given (on a temp dir, removed afterwards; its background daemons off unless --daemons on, as
+// Swift's run in processes of their own), or the processes named by --server-pid (for Swift: its
+// proxy, object, container and account server pids). Prints one JSON document.
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { type Access, type OwnCloud, keystoneV3, startOwnCloud, swiftV1 } from './object/cloud.ts'
@@ -42,6 +43,7 @@ const { values } = parseArgs({ options: {
   'big-mib': { type: 'string', default: '256' },
   'server-pid': { type: 'string' },
   'cpu-prof': { type: 'string' },
+  daemons: { type: 'string', default: 'off' },
   help: { type: 'boolean' },
 } })
 
@@ -144,8 +146,9 @@ if (external) {
   for (const replicas of list(values.replicas!).map(Number)) {
     let cloud: OwnCloud | undefined
     try {
-      cloud = await startOwnCloud({ replicas, cpuProfDir: values['cpu-prof'] })
-      runs.push({ cloud: 'cumulo up (child process)', replicas, results: await benchAccess(cloud, [cloud.pid]) })
+      const daemons = values.daemons === 'on'
+      cloud = await startOwnCloud({ replicas, daemons, cpuProfDir: values['cpu-prof'] })
+      runs.push({ cloud: 'cumulo up (child process)', replicas, daemons, results: await benchAccess(cloud, [cloud.pid]) })
     } finally {
       await cloud?.destroy()
     }

@@ -81,15 +81,16 @@ if [ "${#unit[@]}" -gt 0 ]; then
   section "unit and functional tests (${#unit[@]} files)"
   run_tests "${unit[@]}" || failed+=("unit/functional tests")
 fi
-# The identity and image stores under every API test again, on PostgreSQL (a fresh schema per
-# harness).
+# The identity, image and compute stores under every API test again, on PostgreSQL (a fresh
+# schema per harness).
 store=()
 for f in "${unit[@]}"; do
-  case "$f" in src/identity/*|test/functional/identity-*|src/image/*) store+=("$f") ;; esac
+  case "$f" in src/identity/*|test/functional/identity-*|src/image/*|src/compute/api/*) store+=("$f") ;; esac
 done
 if [ -n "${PG_URL:-}" ] && [ "${#store[@]}" -gt 0 ]; then
-  section "identity and image API and store tests on PostgreSQL (${#store[@]} files)"
-  IDENTITY_TEST_DB=$PG_URL IMAGE_TEST_DB=$PG_URL run_tests "${store[@]}" || failed+=("identity/image tests on PostgreSQL")
+  section "identity, image and compute API and store tests on PostgreSQL (${#store[@]} files)"
+  IDENTITY_TEST_DB=$PG_URL IMAGE_TEST_DB=$PG_URL COMPUTE_TEST_DB=$PG_URL run_tests "${store[@]}" \
+    || failed+=("identity/image/compute tests on PostgreSQL")
 fi
 if [ "${#e2e[@]}" -gt 0 ]; then
   section "e2e tests (${#e2e[@]} files)"

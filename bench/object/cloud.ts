@@ -30,6 +30,12 @@ export interface OwnCloudOptions {
   cpuProfDir?: string
   /** Server log level (default warn: a log line per request would be measured too). */
   logLevel?: string
+  /**
+   * Run the background daemons (replicators, auditor, updaters, expirer) in the server process
+   * too. Default off: their passes would be counted as request CPU (Swift runs them as
+   * processes of their own, outside the server pids one measures).
+   */
+  daemons?: boolean
   /** Extra `cumulo up` arguments. */
   args?: string[]
 }
@@ -72,7 +78,8 @@ export async function startOwnCloud(o: OwnCloudOptions): Promise<OwnCloud> {
 async function launch(dataDir: string, offset: number, o: OwnCloudOptions): Promise<ChildProcess> {
   const nodeArgs = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : []
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/cumulo.js'), 'up', '--data-dir', dataDir,
-    '--port-offset', String(offset), '--set', `object.replicas=${o.replicas}`, ...(o.args ?? [])], {
+    '--port-offset', String(offset), '--set', `object.replicas=${o.replicas}`,
+    '--set', `object.daemons=${o.daemons ? 'on' : 'off'}`, ...(o.args ?? [])], {
     env: { ...process.env, CUMULO_LOG_LEVEL: o.logLevel ?? 'warn', CUMULO_ADMIN_PASSWORD: ADMIN_PASSWORD },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -23,9 +23,9 @@ export interface AllInOneOptions {
   identity?: Partial<IdentityConfig>
   /**
    * Object store: partition power (default 10; tests use less) and replica count (default 3) of
-   * the rings made at first start.
+   * the rings made at first start; `daemons: false` runs no background daemons (benchmarks).
    */
-  object?: { partPower?: number; replicas?: number }
+  object?: { partPower?: number; replicas?: number; daemons?: boolean }
   logLevel?: string
 }
 
@@ -66,6 +66,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
   try {
     objectStore = await createObjectStore(core, {
       auth: identity.auth, dataDir: join(dataDir, 'object'), host: ringHost, partPower: o.object?.partPower, replicas: o.object?.replicas,
+      daemons: o.object?.daemons === false ? false : undefined,
       ports: { object: port(PORTS.objectServer), container: port(PORTS.containerServer), account: port(PORTS.accountServer) },
       authenticate: passwordAuthenticator(identity),
       // S3 on the same port, signed with Keystone's EC2 credentials (`openstack ec2 credentials create`).

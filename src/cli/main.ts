@@ -25,7 +25,8 @@ Options:
   --database URL     postgres://user:pass@host/db (default: SQLite under DIR/db)
   --set identity.lockout_failure_attempts=2   keystone.conf-style options
   --set object.replicas=1   replicas (default 3) and object.part_power (10) of the
-                     object-store rings made at first start
+                     object-store rings made at first start; object.daemons=off runs no
+                     replicators, auditor, updaters or expirer (benchmarks)
 Environment: CUMULO_ADMIN_PASSWORD (first start), CUMULO_LOG_LEVEL (info)`
 
 /** keystone.conf option names → IdentityConfig fields. */
@@ -65,18 +66,29 @@ function identityConfig(file: string | undefined, sets: string[]): Partial<Ident
   return out
 }
 
-/** Object-store options (swift.conf / ring-builder style names) → the rings made at first start. */
-const OBJECT_OPTIONS = { replicas: 'replicas', part_power: 'partPower' } as const
+/** What `--set object.*` configures: the rings made at first start, and the background daemons. */
+interface ObjectConfig { replicas?: number; partPower?: number; daemons?: boolean }
 
-function objectConfig(file: string | undefined, sets: string[]): { replicas?: number; partPower?: number } {
-  const out: { replicas?: number; partPower?: number } = {}
-  const put = (key: string, value: unknown) => {
-    const field = OBJECT_OPTIONS[key as keyof typeof OBJECT_OPTIONS]
-    if (!field) fail(`unknown option object.${key}`)
+function objectConfig(file: string | undefined, sets: string[]): ObjectConfig {
+  const out: ObjectConfig = {}
+  const int = (key: string, value: unknown, min: number, max: number) => {
     const n = Number(value)
-    const [min, max] = field === 'replicas' ? [1, 16] : [1, 22]
     if (!Number.isInteger(n) || n < min || n > max) fail(`object.${key} must be an integer ${min}..${max}`)
-    out[field] = n
+    return n
+  }
+  const put = (key: string, value: unknown) => {
+    switch (key) {
+      case 'replicas': out.replicas = int(key, value, 1, 16); break
+      case 'part_power': out.partPower = int(key, value, 1, 22); break
+      case 'daemons': {
+        // Replicators, auditor, updaters, expirer, container sync (off: benchmarks, tests).
+        const v = String(value).toLowerCase()
+        if (!['on', 'off', 'true', 'false', 'yes', 'no'].includes(v)) fail('object.daemons must be on or off')
+        out.daemons = ['on', 'true', 'yes'].includes(v)
+        break
+      }
+      default: fail(`unknown option object.${key}`)
+    }
   }
   if (file) {
     const doc = YAML.parse(readFileSync(file, 'utf8')) ?? {}

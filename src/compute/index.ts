@@ -1,5 +1,5 @@
 // The compute service (Nova v2.1, catalog type `compute`): version discovery, microversions,
-// flavors, key pairs, limits and quota sets. Servers and the rest of Nova are not built yet
+// flavors, key pairs, limits, quota sets and quota classes. Servers and the rest of Nova are not built yet
 // and are not routed. The only file other folders import.
 import type { Kysely } from 'kysely'
 import type { TokenValidator } from '../core/auth.ts'
@@ -16,7 +16,7 @@ import { type ComputeSchema, computeMigrations } from './schema.ts'
 import { flavorExtraRoutes } from './api/flavor-extras.ts'
 import { FlavorViews, flavorRoutes } from './api/flavors.ts'
 import { keypairRoutes } from './api/keypairs.ts'
-import { quotaRoutes } from './api/quotas.ts'
+import { quotaClassRoutes, quotaRoutes } from './api/quotas.ts'
 import { versionRoutes } from './api/versions.ts'
 
 export { MAX_VERSION as COMPUTE_MAX_VERSION, MIN_VERSION as COMPUTE_MIN_VERSION } from './microversion.ts'
@@ -58,5 +58,6 @@ export async function createCompute(core: Core, o: ComputeOptions): Promise<Comp
   flavorExtraRoutes(api, ctx, flavors, P)
   keypairRoutes(api, ctx, keypairs, P)
   quotaRoutes(api, ctx, quotas, P)
+  quotaClassRoutes(api, quotas, P)
   return { api, ctx, flavors, async close() { await api.close() } }
 }

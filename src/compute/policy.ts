@@ -40,4 +40,6 @@ export const computeRules: Rules = {
   'os_compute_api:os-quota-sets:defaults': '@',
   'os_compute_api:os-quota-sets:delete': ADMIN,
   'os_compute_api:os-quota-sets:detail': PROJECT_READER_OR_ADMIN,
+  'os_compute_api:os-quota-class-sets:show': ADMIN,
+  'os_compute_api:os-quota-class-sets:update': ADMIN,
 }

@@ -18,9 +18,30 @@ export const USER_RESOURCES = new Set(['key_pairs'])
 export class QuotaService {
   constructor(private readonly c: ComputeCtx) {}
 
+  /** A quota class: the configured defaults overridden by the class's own rows. */
+  async classLimits(className: string): Promise<Record<string, number>> {
+    const out = { ...DEFAULT_QUOTAS }
+    const rows = await this.c.db.selectFrom('quota_classes').selectAll().where('class_name', '=', className).execute()
+    for (const r of rows) if (r.resource in out) out[r.resource] = Number(r.hard_limit)
+    return out
+  }
+
+  /** Sets limits of a quota class (`default` changes every project's defaults). */
+  async setClass(className: string, values: Record<string, number>): Promise<void> {
+    await this.c.db.transaction().execute(async (tx) => {
+      for (const [resource, hard] of Object.entries(values)) {
+        await tx.deleteFrom('quota_classes').where('class_name', '=', className).where('resource', '=', resource).execute()
+        await tx.insertInto('quota_classes').values({ class_name: className, resource, hard_limit: hard }).execute()
+      }
+    })
+  }
+
+  /** The defaults every project starts from: the `default` quota class. */
+  defaults(): Promise<Record<string, number>> { return this.classLimits('default') }
+
   /** The limits in force for a project (and a user in it, when given). */
   async limits(projectId: string, userId?: string): Promise<Record<string, number>> {
-    const out = { ...DEFAULT_QUOTAS }
+    const out = await this.defaults()
     const rows = await this.c.db.selectFrom('quotas').selectAll().where('project_id', '=', projectId)
       .where('user_id', 'in', userId ? ['', userId] : ['']).execute()
     // Project rows first, user rows override them.

@@ -21,6 +21,9 @@ export interface KeyPairRow {
 /** A quota override; user_id '' is the project's own limit. Absent rows mean the default. */
 export interface QuotaRow { project_id: string; user_id: string; resource: string; hard_limit: number }
 
+/** A quota class's limit; the `default` class overrides the configured defaults for every project. */
+export interface QuotaClassRow { class_name: string; resource: string; hard_limit: number }
+
 /** The tables of the `compute` schema, for Kysely. */
 export interface ComputeSchema {
   flavors: FlavorRow
@@ -28,6 +31,7 @@ export interface ComputeSchema {
   flavor_projects: FlavorProjectRow
   key_pairs: KeyPairRow
   quotas: QuotaRow
+  quota_classes: QuotaClassRow
 }
 
 const foundation: Migration = {
@@ -80,5 +84,18 @@ const foundation: Migration = {
   },
 }
 
+const quotaClasses: Migration = {
+  version: 2,
+  name: 'quota classes',
+  async up(db: Kysely<any>) {
+    await db.schema.createTable('quota_classes')
+      .addColumn('class_name', 'text', (c) => c.notNull())
+      .addColumn('resource', 'text', (c) => c.notNull())
+      .addColumn('hard_limit', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('quota_classes_pk', ['class_name', 'resource'])
+      .execute()
+  },
+}
+
 /** Migrations of the `compute` schema, oldest first. */
-export const computeMigrations: Migration[] = [foundation]
+export const computeMigrations: Migration[] = [foundation, quotaClasses]

@@ -69,9 +69,9 @@ export function flavorExtraRoutes(api: Api, c: ComputeCtx, flavors: FlavorServic
   })
   api.delete(`${P}/flavors/:id/os-extra_specs/:key`, { config: { policy: 'os_compute_api:os-flavor-extra-specs:delete', target: own } },
     async (req, reply) => {
+      // Nova answers 200 with no body here (flavor delete is 202).
       await flavors.deleteExtraSpec(id(req), (req.params as { key: string }).key)
-      reply.code(202)
-      return ''
+      return reply.code(200).send()
     })
 
   const accessView = async (flavorId: string) =>

@@ -97,3 +97,33 @@ describe('limits and quota sets', () => {
     assert.equal(r.status, 200)
   })
 })
+
+describe('quota classes', () => {
+  test('the default class sets every project\'s defaults; admin only; per microversion', async () => {
+    const h = await computeHarness()
+    try {
+      const member = await h.projectUser('member')
+      let r = await h.json('GET', '/v2.1/os-quota-class-sets/default')
+      assert.equal(r.status, 200)
+      assert.equal(r.body.quota_class_set.id, 'default')
+      assert.equal(r.body.quota_class_set.floating_ips, 10)
+      assert.equal(r.body.quota_class_set.server_groups, undefined)
+      r = await h.json('GET', '/v2.1/os-quota-class-sets/default', { version: '2.57' })
+      assert.deepEqual(Object.keys(r.body.quota_class_set).sort(), ['cores', 'id', 'instances', 'key_pairs', 'metadata_items', 'ram',
+        'server_group_members', 'server_groups'])
+      assert.equal((await h.json('GET', '/v2.1/os-quota-class-sets/default', { token: member.token })).status, 403)
+      r = await h.json('PUT', '/v2.1/os-quota-class-sets/default', { token: member.token, body: { quota_class_set: { instances: 7 } } })
+      assert.equal(r.status, 403)
+      r = await h.json('PUT', '/v2.1/os-quota-class-sets/default', { body: { quota_class_set: { server_groups: 7 } } })
+      assert.equal(r.status, 400)
+      r = await h.json('PUT', '/v2.1/os-quota-class-sets/default', { body: { quota_class_set: { instances: 7, cores: '9' } } })
+      assert.equal(r.status, 200)
+      assert.equal(r.body.quota_class_set.id, undefined)
+      assert.equal(r.body.quota_class_set.instances, 7)
+      r = await h.json('GET', `/v2.1/os-quota-sets/${member.projectId}/defaults`)
+      assert.equal(r.body.quota_set.instances, 7)
+      r = await h.json('GET', '/v2.1/limits', { token: member.token })
+      assert.equal(r.body.limits.absolute.maxTotalCores, 9)
+    } finally { await h.close() }
+  })
+})

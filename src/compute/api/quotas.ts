@@ -92,7 +92,7 @@ export function quotaRoutes(api: Api, c: ComputeCtx, quotas: QuotaService, P: st
   })
   api.get(`${P}/os-quota-sets/:id/defaults`, { config: { selfPolicy: true } }, async (req) => {
     const { projectId } = scope(req, 'os_compute_api:os-quota-sets:defaults')
-    return { quota_set: { id: projectId, ...pick(req, DEFAULT_QUOTAS) } }
+    return { quota_set: { id: projectId, ...pick(req, await quotas.defaults()) } }
   })
   api.put(`${P}/os-quota-sets/:id`, {
     config: { selfPolicy: true },
@@ -126,5 +126,47 @@ export function quotaRoutes(api: Api, c: ComputeCtx, quotas: QuotaService, P: st
     await quotas.reset(projectId, userId)
     reply.code(202)
     return reply.send()
+  })
+}
+
+/**
+ * Quota class resources at a microversion (quota_classes.py): before 2.50 the nova-network
+ * ones and no server group ones; from 2.57 no injected files.
+ */
+function classResources(req: FastifyRequest): string[] {
+  const v250 = atLeast(req, '2.50')
+  return Object.keys(DEFAULT_QUOTAS).filter((r) =>
+    !(v250 && NET_236.includes(r)) && !(!v250 && r.startsWith('server_group')) && !(atLeast(req, '2.57') && FILES_257.includes(r)))
+}
+const classSchemas = new Map<string, object>()
+function classSchema(req: FastifyRequest): object {
+  const names = classResources(req)
+  const key = names.join(',')
+  let s = classSchemas.get(key)
+  if (!s) {
+    s = {
+      type: 'object', required: ['quota_class_set'], additionalProperties: false,
+      properties: { quota_class_set: { type: 'object', additionalProperties: false,
+        properties: Object.fromEntries(names.map((n) => [n, quotaValue])) } },
+    }
+    classSchemas.set(key, s)
+  }
+  return s
+}
+
+/** /os-quota-class-sets/{class}: the `default` class sets every project's defaults. */
+export function quotaClassRoutes(api: Api, quotas: QuotaService, P: string): void {
+  const pick = (req: FastifyRequest, values: Record<string, number>) =>
+    Object.fromEntries(classResources(req).map((r) => [r, values[r]!]))
+  const name = (req: FastifyRequest) => (req.params as { id: string }).id
+  api.get(`${P}/os-quota-class-sets/:id`, { config: { policy: 'os_compute_api:os-quota-class-sets:show' } }, async (req) =>
+    ({ quota_class_set: { id: name(req), ...pick(req, await quotas.classLimits(name(req))) } }))
+  api.put(`${P}/os-quota-class-sets/:id`, {
+    config: { policy: 'os_compute_api:os-quota-class-sets:update' },
+    preValidation: async (req) => validateBody(req, classSchema(req)),
+  }, async (req) => {
+    const body = bodyOf<{ quota_class_set: Record<string, number | string> }>(req).quota_class_set
+    await quotas.setClass(name(req), Object.fromEntries(Object.entries(body).map(([k, v]) => [k, Number(v)])))
+    return { quota_class_set: pick(req, await quotas.classLimits(name(req))) }
   })
 }

@@ -63,6 +63,9 @@ export function createApi(opts: ApiOptions): Api {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     genReqId: opts.genReqId ?? (() => `req-${randomUUID()}`),
+    // No child logger per request: pino's child() serialises (and redacts) its bindings every
+    // time, 1–2 % of a small object request's CPU. Our log lines carry reqId themselves.
+    childLoggerFactory: (logger) => logger,
     requestIdHeader: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1000 },

@@ -13,7 +13,7 @@
 //   main thread holds anyway);
 // - calls that wait for the disk go to the pool, the ones of one write together: fsync and
 //   fdatasync, unlink and rmdir (with the `discard` mount option the kernel waits for the
-//   device to discard freed blocks, ~3 ms), and reads of object data (reads may miss the cache).
+//   device to discard freed blocks: 0.6–3 ms), and reads of object data (they may miss the cache).
 import { closeSync, fdatasync, fsync, openSync, writevSync } from 'node:fs'
 
 /** fsync(2) of an open descriptor on the thread pool. */
