@@ -76,6 +76,29 @@ describe('object storage with the swift and openstack CLIs', { skip: (!hasSwift 
     assert.doesNotMatch(await ok(swift('list'), 'swift list'), /^c1$/m)
   })
 
+  test('swift: a large file uploaded as SLO segments (and as DLO), downloaded whole, deleted with its segments', async () => {
+    const data = randomBytes(5 * 1024 * 1024 + 4321)
+    const src = join(dir, 'big.bin')
+    writeFileSync(src, data)
+    const md5 = createHash('md5').update(data).digest('hex')
+    for (const [mode, flags] of [['slo', ['--use-slo']], ['dlo', []]] as const) {
+      const c = `big-${mode}`
+      await ok(swift('upload', c, src, '--object-name', 'big.bin', '--segment-size', '1048576', ...flags), `swift upload (${mode})`)
+      // The segments sit in <c>_segments; the manifest lists as one object of the whole size.
+      assert.equal((await ok(swift('list', `${c}_segments`), 'list segments')).trim().split('\n').length, 6)
+      const listing = JSON.parse((await run('swift', ['list', c, '--json'], swiftEnv)).stdout || '[]')
+      if (mode === 'slo') assert.equal(listing[0]?.bytes, data.length, JSON.stringify(listing))
+      const stat = await ok(swift('stat', c, 'big.bin'), 'swift stat manifest')
+      assert.match(stat, new RegExp(`Content Length: ${data.length}`))
+      assert.match(stat, mode === 'slo' ? /Static-Large-Object: True/i : /Manifest: big-dlo_segments\//)
+      const out = join(dir, `big-${mode}.out`)
+      await ok(swift('download', c, 'big.bin', '-o', out), `swift download (${mode})`)
+      assert.equal(createHash('md5').update(readFileSync(out)).digest('hex'), md5, `${mode} download differs`)
+      await ok(swift('delete', c, 'big.bin'), `swift delete (${mode})`)
+      assert.equal(await ok(swift('list', `${c}_segments`), 'list segments after delete'), '')
+    }
+  })
+
   test('swift with v1 auth (/auth/v1.0, -U project:user -K password)', async () => {
     const env = { ...swiftEnv }
     for (const k of Object.keys(env)) if (k.startsWith('OS_')) delete env[k]
