@@ -23,7 +23,7 @@ describe('compute with the openstack CLI', { skip: !hasOsc && 'openstack CLI not
   }
   const oscJson = async (...args: string[]) => JSON.parse((await ok(...args, '-f', 'json')).stdout)
 
-  before(async () => { cloud = await startCloudProcess({ portOffset: 49500 }) })
+  before(async () => { cloud = await startCloudProcess({ portOffset: 17000 }) })
   after(async () => { await cloud?.destroy() })
 
   test('the catalog lists nova at /v2.1', async () => {

@@ -25,7 +25,7 @@ describe('images with the openstack CLI', { skip: !hasOsc && 'openstack CLI not 
   }
 
   before(async () => {
-    cloud = await startCloudProcess({ portOffset: 47500 })
+    cloud = await startCloudProcess({ portOffset: 15000 })
     file = join(cloud.dataDir, 'upload.raw')
     writeFileSync(file, data)
   })

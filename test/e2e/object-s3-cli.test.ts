@@ -16,7 +16,7 @@ const hasOsc = await have('openstack')
 const hasCurl = await have('curl')
 if (CI && (!hasAws || !hasSwift || !hasOsc || !hasCurl)) throw new Error('aws, swift, openstack and curl are required in CI')
 
-const OFFSET = 26500
+const OFFSET = 13000
 const PASSWORD = 'e2e-s3-admin-pw'
 const endpoint = `http://127.0.0.1:${8080 + OFFSET}`
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex')

@@ -16,7 +16,7 @@ const hasOsc = await have('openstack')
 const hasSwift = await have('swift')
 if (CI && (!hasS3cmd || !hasOsc || !hasSwift)) throw new Error('s3cmd, openstack and swift CLIs are required in CI')
 
-const OFFSET = 45000
+const OFFSET = 14000
 const PASSWORD = 'e2e-s3cmd-admin-pw'
 const hostPort = `127.0.0.1:${8080 + OFFSET}`
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex')

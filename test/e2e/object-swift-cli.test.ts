@@ -14,7 +14,7 @@ const hasSwift = await have('swift')
 const hasOsc = await have('openstack')
 if (CI && (!hasSwift || !hasOsc)) throw new Error('swift (python3-swiftclient) and openstack (python3-openstackclient) are required in CI')
 
-const OFFSET = 25000
+const OFFSET = 12000
 const PASSWORD = 'e2e-swift-admin-pw'
 const proxyUrl = `http://127.0.0.1:${8080 + OFFSET}`
 

@@ -12,7 +12,7 @@ if (!hasTempest && process.env.CI === 'true') throw new Error('tempest (Debian p
 test('tempest.api.image against cumulo', { skip: !hasTempest && 'tempest not installed (apt-get install tempest)', timeout: 30 * 60_000 }, async () => {
   await runTempestSuite({
     label: 'image', regex: '^tempest\\.api\\.image\\.v2\\.', interopPrefix: 'tempest.api.image.',
-    knownFailures: join(import.meta.dirname, 'tempest-image.known-failures'), portOffset: 47000,
+    knownFailures: join(import.meta.dirname, 'tempest-image.known-failures'), portOffset: 16000,
     env: { TEMPEST_GLANCE: 'true' },
   })
 })

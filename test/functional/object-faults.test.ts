@@ -279,7 +279,7 @@ describe('object store faults (in-process, 3 devices, 3 replicas)', () => {
 
 describe('storage nodes killed during writes (nodes in child processes)', () => {
   // Ports of this file: offset 45100 on Swift's 6200-6202 (each node on its own 127.0.0.N).
-  const BASE_PORT = 6200 + 45100
+  const BASE_PORT = 6200 + 18100 // below the ephemeral port range (32768+)
   let cluster: NodeCluster
   let cloud: ObjectCloud
   const c = 'killed'
