@@ -115,7 +115,7 @@ export async function createObjectStore(core: Core, o: ObjectStoreOptions): Prom
   })
   const s3Storage = new ProxyS3Storage(ctx)
   if (o.ec2Credentials) {
-    mountS3(api, { storage: s3Storage, credentials: o.ec2Credentials, region: o.s3Region ?? 'RegionOne',
+    mountS3(api, { storage: s3Storage, credentials: cachedCredentials(o.ec2Credentials), region: o.s3Region ?? 'RegionOne',
       logger: { error: (obj, msg) => log.error(obj, msg ?? 'S3 request failed') } })
   }
 
@@ -148,5 +148,27 @@ export async function createObjectStore(core: Core, o: ObjectStoreOptions): Prom
       container.close()
       account.close()
     },
+  }
+}
+
+/**
+ * EC2 credential lookups, remembered briefly (found: 10 s, unknown: 2 s), as Swift's s3token
+ * caches Keystone's answers: a lookup is a database query (a Kysely compile and a prepared
+ * statement each time), which measured ~8 % of a small S3 request's CPU. Concurrent requests
+ * with one key share a lookup. A deleted credential keeps working for at most the TTL.
+ */
+function cachedCredentials(lookup: CredentialLookup, ttlMs = 10_000, missTtlMs = 2_000, max = 10_000): CredentialLookup {
+  const cache = new Map<string, { until: number; value: ReturnType<CredentialLookup> }>()
+  return (accessKey) => {
+    const now = Date.now()
+    const hit = cache.get(accessKey)
+    if (hit && hit.until > now) return hit.value
+    if (cache.size >= max) cache.clear()
+    const value = lookup(accessKey)
+    const entry = { until: now + missTtlMs, value }
+    cache.set(accessKey, entry)
+    value.then((c) => { if (c) entry.until = Date.now() + ttlMs },
+      () => { if (cache.get(accessKey) === entry) cache.delete(accessKey) })
+    return value
   }
 }

@@ -8,6 +8,7 @@
 import { Readable } from 'node:stream'
 import type { Dev } from '../ring/ring.ts'
 import { type BackendResponse, readBody } from '../storage/backend.ts'
+import { chunksOf } from '../storage/chunks.ts'
 import { SwiftError } from './errors.ts'
 import { type NodeAnswer, bestResponse, haveQuorum, quorumSize } from './quorum.ts'
 import type { StorageClient } from './storage-client.ts'
@@ -19,7 +20,10 @@ class NodeSink extends Readable {
   private waiter?: () => void
 
   constructor(highWaterMark: number, onStart: () => void) {
-    super({ highWaterMark })
+    // Object mode, so a reader gets the chunks as pushed: a byte-mode read() concatenates all
+    // that is buffered into a new buffer (a copy of the upload). The byte budget becomes a
+    // count of (up to 64 KiB) socket chunks.
+    super({ objectMode: true, highWaterMark: Math.max(2, Math.ceil(highWaterMark / 65536)) })
     this.onStart = onStart
   }
 
@@ -159,7 +163,7 @@ export async function putFanout(o: FanoutOptions): Promise<FanoutResult> {
   if (body) {
     const idle = setTimeout(() => { timedOut = true; body.destroy(new Error('client read timeout')) }, o.clientTimeoutMs)
     try {
-      for await (const c of body) {
+      for await (const c of chunksOf(body)) {
         const chunk = c as Buffer
         idle.refresh()
         sent += chunk.length

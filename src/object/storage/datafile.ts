@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fdatasyncFd, writeAllSync } from './durable.ts'
+import { fdatasyncFd, openFd, writeAllSync } from './durable.ts'
 import { FdFile } from './fd-file.ts'
 
 /** Object metadata as stored: Swift's header names (title case) → values. */
@@ -153,7 +153,11 @@ function opened(file: FdFile, head: Buffer, buf: Buffer, bytesRead: number, file
   const { metadata, bodyOffset } = decodeHeader(head)
   const result: OpenedFile = { file, metadata, bodyOffset, fileSize }
   // Short file: the first read reached EOF and holds the entire body.
-  if (fileSize <= bytesRead) result.inline = Buffer.from(buf.subarray(bodyOffset, bytesRead))
+  if (fileSize <= bytesRead) {
+    // Copied out of the scratch buffer (Buffer.from of a Buffer goes element by element).
+    result.inline = Buffer.allocUnsafeSlow(bytesRead - bodyOffset)
+    buf.copy(result.inline, 0, bodyOffset, bytesRead)
+  }
   return result
 }
 
@@ -254,7 +258,8 @@ export class TmpFileWriter {
   async finish(metadata: ObjectMetadata): Promise<string> {
     if (!this.fh) {
       this.path = this.tmpName()
-      const fd = openSync(this.path, 'wx', 0o644)
+      // Creating an inode is heavy kernel work on these disks (see durable.ts): on the pool.
+      const fd = await openFd(this.path, 'wx', 0o644)
       this.fd = fd
       writeAllSync(fd, [encodeHeader(metadata), ...this.pending], 0)
       this.pending = []

@@ -142,6 +142,8 @@ export abstract class DatabaseBroker<Item> {
   private pending: Item[] = []
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
   private flushScheduled = false
+  /** A committed batch is waiting for its WAL sync: new rows gather for the next batch meanwhile. */
+  private syncing = false
   private open = true
   /** Durability of queued merges: an fsync of the WAL off the main thread (wal-sync.ts). */
   private readonly walSync: WalSync
@@ -168,21 +170,26 @@ export abstract class DatabaseBroker<Item> {
   get isOpen(): boolean { return this.open }
 
   /**
-   * Queues a row merge; the promise settles once it is committed and fsynced. Everything
-   * queued during one turn of the event loop goes into one transaction (group commit), which is
-   * visible at once; its fsync runs on the thread pool and is shared with the batches that
-   * commit meanwhile (see wal-sync.ts).
+   * Queues a row merge; the promise settles once it is committed and fsynced (group commit).
+   * Rows queued while the previous batch waits for its WAL sync go into the next transaction,
+   * committed as soon as that sync is done (or on the next turn of the event loop when none
+   * is running); the fsync runs on the thread pool (see wal-sync.ts). An answer needs the sync
+   * after its commit either way, so waiting for the running one costs no latency, and batches
+   * grow with the disk's flush time instead of one transaction per turn.
    */
   enqueue(item: Item): Promise<void> {
     if (!this.open) return Promise.reject(new Error(`broker closed: ${this.path}`))
     this.pending.push(item)
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject })
-      if (!this.flushScheduled) {
-        this.flushScheduled = true
-        setImmediate(() => this.flush())
-      }
+      this.scheduleFlush()
     })
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.syncing || !this.pending.length) return
+    this.flushScheduled = true
+    setImmediate(() => this.flush())
   }
 
   /** Commits what enqueue collected, now; its waiters settle once the WAL sync after it is done. */
@@ -201,8 +208,10 @@ export abstract class DatabaseBroker<Item> {
       for (const w of waiters) w.reject(err)
       return
     }
-    this.walSync.sync().then(() => { for (const w of waiters) w.resolve() },
-      (err: unknown) => { for (const w of waiters) w.reject(err) })
+    this.syncing = true
+    const settled = () => { this.syncing = false; if (this.open) this.scheduleFlush() }
+    this.walSync.sync().then(() => { settled(); for (const w of waiters) w.resolve() },
+      (err: unknown) => { settled(); for (const w of waiters) w.reject(err) })
   }
 
   /** Commits queued rows, makes them durable, and closes the connection. */

@@ -5,13 +5,14 @@
 // Layout per device: objects[-N]/<part>/<suffix>/<hash>/<timestamp>.data|.ts|.meta, with
 // tmp[-N]/ for writes in progress, async_pending[-N]/ and quarantined/objects[-N]/.
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdirSync, readdir as readdirCb, readdirSync, renameSync, statSync } from 'node:fs'
+import { readdir as readdirCb, readdirSync, renameSync } from 'node:fs'
 import { mkdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Timestamp } from '../ring/timestamp.ts'
 import type { StorageLogger } from './backend.ts'
 import { CorruptFileError, type ObjectMetadata, TmpFileWriter, openObjectFile, openObjectFileSync } from './datafile.ts'
-import { syncDirs } from './durable.ts'
+import { chunksOf } from './chunks.ts'
+import { makeDirs, syncDirs } from './durable.ts'
 import { type FileSet, classifyFiles, liveFiles, makeFilename } from './ondisk.ts'
 import { OpenObjectFile, type OpenObject } from './open-object.ts'
 import { SuffixHashes } from './suffix-hashes.ts'
@@ -122,9 +123,8 @@ function errno(err: unknown): string {
   return (err as NodeJS.ErrnoException)?.code ?? ''
 }
 
-/** A directory's names, read synchronously; [] when it does not exist (no exception thrown for that). */
+/** A directory's names, read synchronously; [] when it does not exist. */
 function listDirSync(path: string): string[] {
-  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) return []
   try { return readdirSync(path) } catch (err) {
     if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return []
     throw err
@@ -344,8 +344,8 @@ export class FileObjectDisk implements ObjectDisk {
   /**
    * Renames a flushed temp file into its hash dir durably, then cleans up and invalidates the
    * suffix. As Swift: the file is flushed before the rename, and the hash dir (and every
-   * directory this write made, with its parent) after it. The directory work is synchronous
-   * page-cache work; the fsyncs go to the thread pool together (see durable.ts).
+   * directory this write made, with its parent) after it. The rename is synchronous page-cache
+   * work; making directories and the fsyncs (together) go to the thread pool (see durable.ts).
    */
   private async commit(loc: ObjectLocation, tmpPath: string, filename: string): Promise<void> {
     const dir = this.hashDir(loc)
@@ -356,16 +356,18 @@ export class FileObjectDisk implements ObjectDisk {
     // Before the partition dir exists there is nothing to invalidate: it is made below.
     await this.hashes.invalidate(partDir, suffix)
     let created: string | undefined
+    // The rename is tried first: the hash dir exists for an overwrite, a tombstone or a .meta.
+    // Otherwise (a new object, or a cleanup removed an empty hash dir meanwhile) it is made —
+    // on the pool, as creating a directory allocates an inode (see durable.ts).
     for (let attempt = 0; ; attempt++) {
-      const made = mkdirSync(dir, { recursive: true })
-      if (made !== undefined && (!created || made.length < created.length)) created = made
       try {
         renameSync(tmpPath, join(dir, filename))
         break
       } catch (err) {
-        // A cleanup or rehash removed the (empty) hash dir meanwhile: make it again.
         if (errno(err) !== 'ENOENT' || attempt >= 3) throw err
       }
+      const made = await makeDirs(dir)
+      if (made !== undefined && (!created || made.length < created.length)) created = made
     }
     if (created) await this.hashes.invalidate(partDir, suffix)
     // New directories are durable only once their parents' entries are synced too. The syncs
@@ -392,7 +394,7 @@ export class FileObjectDisk implements ObjectDisk {
     try {
       const expected = opts.contentLength
       if (opts.body) {
-        for await (const c of opts.body) {
+        for await (const c of chunksOf(opts.body)) {
           const chunk = typeof c === 'string' ? Buffer.from(c) : c
           if (expected !== undefined && writer.size + chunk.length > expected) throw new LongBodyError('body longer than Content-Length')
           await writer.write(chunk)

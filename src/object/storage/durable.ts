@@ -7,14 +7,16 @@
 // system CPU per PUT on this 2-vCPU machine, and each trip costs two context switches, which
 // are dear under paravirtualised interrupts (a third of the server's CPU went to scheduling).
 // The rule now:
-// - calls that only touch the page cache and the entries a write is about to make run
-//   synchronously: creating and writing a small temp file, mkdir, rename, close, opening a
-//   directory, listing a hash dir being written (10–250 µs of kernel work each, on a core the
-//   main thread holds anyway);
-// - calls that wait for the disk go to the pool, the ones of one write together: fsync and
-//   fdatasync, unlink and rmdir (with the `discard` mount option the kernel waits for the
-//   device to discard freed blocks: 0.6–3 ms), and reads of object data (they may miss the cache).
-import { closeSync, fdatasync, fsync, openSync, writevSync } from 'node:fs'
+// - calls that only touch the page cache and entries already there run synchronously: writing
+//   a small temp file, rename, close, opening a directory, listing a hash dir for a client's
+//   request (10–80 µs each);
+// - calls that wait for the disk or do heavy kernel work go to the pool, the ones of one write
+//   together: fsync and fdatasync; creating a file or a directory (allocating an inode costs
+//   ~250 µs of kernel time on this ext4 without a journal); unlink and rmdir (with the
+//   `discard` mount option the kernel waits for the device to discard freed blocks: 0.6–3 ms);
+//   and reads of object bodies (they may miss the cache).
+import { closeSync, fdatasync, fsync, mkdir, open, openSync, writevSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 /** fsync(2) of an open descriptor on the thread pool. */
 export function fsyncFd(fd: number): Promise<void> {
@@ -54,4 +56,43 @@ export function writeAllSync(fd: number, bufs: Buffer[], pos: number): void {
     }
     list = rest
   }
+}
+
+/** open(2) on the thread pool (creating a file allocates an inode), resolving to the descriptor. */
+export function openFd(path: string, flags: string, mode = 0o666): Promise<number> {
+  return new Promise((resolve, reject) => open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))))
+}
+
+/** mkdir(2) of one level on the thread pool; resolves true when made, false when it existed. */
+function mkdirOne(path: string): Promise<boolean> {
+  return new Promise((resolve, reject) => mkdir(path, (err) => {
+    if (!err) resolve(true)
+    else if (err.code === 'EEXIST') resolve(false)
+    else reject(err)
+  }))
+}
+
+/**
+ * mkdir -p on the thread pool, trying the deepest level first (usually only an object's hash
+ * dir, or it and its suffix dir, are new): one trip per level made. Resolves to the topmost
+ * directory it created (undefined when `dir` existed), as mkdir's `recursive` option does.
+ */
+export async function makeDirs(dir: string, maxLevels = 8): Promise<string | undefined> {
+  const below: string[] = [] // levels found missing, deepest first
+  let d = dir
+  let top: string | undefined
+  for (;;) {
+    try {
+      if (await mkdirOne(d)) top = d
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || below.length >= maxLevels) throw err
+      below.push(d)
+      d = dirname(d)
+    }
+  }
+  for (let i = below.length - 1; i >= 0; i--) {
+    if (await mkdirOne(below[i]!)) top ??= below[i]
+  }
+  return top
 }

@@ -28,6 +28,11 @@ export class FileBody extends Readable {
     this.pos = start
   }
 
+  /** True once piped through the ring of reused buffers (rather than read chunk by chunk). */
+  get pumped(): boolean {
+    return this.pumping
+  }
+
   /** Reads the next chunk into `buf`; fails on a file shorter than its range. */
   private async readInto(buf: Buffer): Promise<number> {
     const want = Math.min(buf.length, this.end - this.pos)
