@@ -1,8 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
 import { sql } from 'kysely'
 import { createCore } from '../core/index.ts'
-import { type IdentityHarness, identityHarness } from '../identity/testing.ts'
+import { type IdentityHarness, identityHarness, jsonAnswer } from '../identity/testing.ts'
 import { type Compute, createCompute } from './index.ts'
 
 /** The compute service on an identity harness, for unit and functional tests. */
@@ -42,23 +42,9 @@ export async function computeHarness(): Promise<ComputeHarness> {
     return compute.api.inject({ method: method as any, url, headers, payload })
   }
   async function json(method: string, url: string, x: Parameters<ComputeHarness['call']>[2] = {}) {
-    const r = await call(method, url, x)
-    let body: unknown = null
-    try { body = r.body ? JSON.parse(r.body) : null } catch { body = r.body }
-    return { status: r.statusCode, body, headers: r.headers as Record<string, unknown> }
+    return jsonAnswer(await call(method, url, x))
   }
-  async function projectUser(role = 'member') {
-    const tag = randomUUID().slice(0, 8)
-    const p = await identity.call('POST', '/v3/projects', { body: { project: { name: `nova-p-${tag}`, domain_id: 'default' } } })
-    const projectId = JSON.parse(p.body).project.id as string
-    const password = `pw-${tag}-secret`
-    const u = await identity.call('POST', '/v3/users', { body: { user: { name: `nova-u-${tag}`, domain_id: 'default', password } } })
-    const userId = JSON.parse(u.body).user.id as string
-    const roles = JSON.parse((await identity.call('GET', `/v3/roles?name=${role}`)).body).roles as Array<{ id: string }>
-    const g = await identity.call('PUT', `/v3/projects/${projectId}/users/${userId}/roles/${roles[0]!.id}`)
-    if (g.statusCode !== 204) throw new Error(`grant failed: ${g.statusCode} ${g.body}`)
-    return { projectId, userId, token: await identity.login(userId, password, { project: { id: projectId } }) }
-  }
+  const projectUser = (role = 'member') => identity.projectUser(role, 'nova')
   return {
     identity, compute, call, json, projectUser,
     async close() {

@@ -15,7 +15,16 @@ export interface IdentityHarness {
   call(method: string, url: string, o?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>
   /** Password-authenticates a user (by id) and returns the token, scoped as asked. */
   login(userId: string, password: string, scope?: unknown): Promise<string>
+  /** A new project and user holding `role` on it (names start with `prefix`), with its project-scoped token. */
+  projectUser(role?: string, prefix?: string): Promise<{ projectId: string; userId: string; token: string }>
   close(): Promise<void>
+}
+
+/** A JSON API answer read for tests: status, parsed body (the raw text when not JSON), headers. */
+export function jsonAnswer(r: LightMyRequestResponse): { status: number; body: unknown; headers: Record<string, unknown> } {
+  let body: unknown = null
+  try { body = r.body ? JSON.parse(r.body) : null } catch { body = r.body }
+  return { status: r.statusCode, body, headers: r.headers as Record<string, unknown> }
 }
 
 export const ADMIN_PASSWORD = 'admin-secret'
@@ -43,8 +52,20 @@ export async function identityHarness(config: Partial<IdentityConfig> = {}): Pro
     if (r.statusCode !== 201) throw new Error(`login failed: ${r.statusCode} ${r.body}`)
     return r.headers['x-subject-token'] as string
   }
+  async function projectUser(role = 'member', prefix = 't') {
+    const tag = randomBytes(4).toString('hex')
+    const p = await call('POST', '/v3/projects', { body: { project: { name: `${prefix}-p-${tag}`, domain_id: 'default' } } })
+    const projectId = JSON.parse(p.body).project.id as string
+    const password = `pw-${tag}-secret`
+    const u = await call('POST', '/v3/users', { body: { user: { name: `${prefix}-u-${tag}`, domain_id: 'default', password } } })
+    const userId = JSON.parse(u.body).user.id as string
+    const roles = JSON.parse((await call('GET', `/v3/roles?name=${role}`)).body).roles as Array<{ id: string }>
+    const g = await call('PUT', `/v3/projects/${projectId}/users/${userId}/roles/${roles[0]!.id}`)
+    if (g.statusCode !== 204) throw new Error(`grant failed: ${g.statusCode} ${g.body}`)
+    return { projectId, userId, token: await login(userId, password, { project: { id: projectId } }) }
+  }
   const h: IdentityHarness = {
-    identity, adminToken: '', adminUserId: boot.adminUserId, adminProjectId: boot.adminProjectId, call, login,
+    identity, adminToken: '', adminUserId: boot.adminUserId, adminProjectId: boot.adminProjectId, call, login, projectUser,
     async close() {
       await identity.close()
       if (core.db.engine === 'postgres') await sql`DROP SCHEMA ${sql.id(schema)} CASCADE`.execute(core.db.schema('public'))

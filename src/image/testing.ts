@@ -1,11 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { LightMyRequestResponse } from 'fastify'
 import { sql } from 'kysely'
 import { createCore } from '../core/index.ts'
-import { type IdentityHarness, identityHarness } from '../identity/testing.ts'
+import { type IdentityHarness, identityHarness, jsonAnswer } from '../identity/testing.ts'
 import type { ImageConfig } from './config.ts'
 import { type Image, createImage } from './index.ts'
 import type { ImageStore } from './store/image-store.ts'
@@ -48,23 +48,9 @@ export async function imageHarness(o: { config?: Partial<ImageConfig>; store?: (
     return image.api.inject({ method: method as any, url, headers, payload })
   }
   async function json(method: string, url: string, x: Parameters<ImageHarness['call']>[2] = {}) {
-    const r = await call(method, url, x)
-    let body: unknown = null
-    try { body = r.body ? JSON.parse(r.body) : null } catch { body = r.body }
-    return { status: r.statusCode, body, headers: r.headers as Record<string, unknown> }
+    return jsonAnswer(await call(method, url, x))
   }
-  async function projectUser(role = 'member') {
-    const tag = randomUUID().slice(0, 8)
-    const p = await identity.call('POST', '/v3/projects', { body: { project: { name: `img-p-${tag}`, domain_id: 'default' } } })
-    const projectId = JSON.parse(p.body).project.id as string
-    const password = `pw-${tag}-secret`
-    const u = await identity.call('POST', '/v3/users', { body: { user: { name: `img-u-${tag}`, domain_id: 'default', password } } })
-    const userId = JSON.parse(u.body).user.id as string
-    const roles = JSON.parse((await identity.call('GET', `/v3/roles?name=${role}`)).body).roles as Array<{ id: string }>
-    const g = await identity.call('PUT', `/v3/projects/${projectId}/users/${userId}/roles/${roles[0]!.id}`)
-    if (g.statusCode !== 204) throw new Error(`grant failed: ${g.statusCode} ${g.body}`)
-    return { projectId, userId, token: await identity.login(userId, password, { project: { id: projectId } }) }
-  }
+  const projectUser = (role = 'member') => identity.projectUser(role, 'img')
   return {
     identity, image, dataDir, call, json, projectUser,
     async close() {

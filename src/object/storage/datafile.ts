@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fdatasyncFd, openFd, writeAllSync } from './durable.ts'
+import { fdatasyncFd, openFd, unwritten, writeAllSync } from './durable.ts'
 import { FdFile } from './fd-file.ts'
 
 /** Object metadata as stored: Swift's header names (title case) → values. */
@@ -167,14 +167,7 @@ async function writeAll(fh: FileHandle, bufs: Buffer[], pos: number): Promise<vo
   while (list.length) {
     const { bytesWritten } = await fh.writev(list, pos)
     pos += bytesWritten
-    let n = bytesWritten
-    const rest: Buffer[] = []
-    for (const b of list) {
-      if (n >= b.length) { n -= b.length; continue }
-      rest.push(n ? b.subarray(n) : b)
-      n = 0
-    }
-    list = rest
+    list = unwritten(list, bytesWritten)
   }
 }
 

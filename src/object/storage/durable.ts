@@ -46,16 +46,21 @@ export async function syncDirs(dirs: readonly string[]): Promise<void> {
 export function writeAllSync(fd: number, bufs: Buffer[], pos: number): void {
   let list = bufs
   while (list.length) {
-    let n = writevSync(fd, list, pos)
+    const n = writevSync(fd, list, pos)
     pos += n
-    const rest: Buffer[] = []
-    for (const b of list) {
-      if (n >= b.length) { n -= b.length; continue }
-      rest.push(n ? b.subarray(n) : b)
-      n = 0
-    }
-    list = rest
+    list = unwritten(list, n)
   }
+}
+
+/** What is left of `bufs` after a (possibly short) vectored write of `n` bytes. */
+export function unwritten(bufs: Buffer[], n: number): Buffer[] {
+  const rest: Buffer[] = []
+  for (const b of bufs) {
+    if (n >= b.length) { n -= b.length; continue }
+    rest.push(n ? b.subarray(n) : b)
+    n = 0
+  }
+  return rest
 }
 
 /** open(2) on the thread pool (creating a file allocates an inode), resolving to the descriptor. */
