@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { type CloudProcess, have, run, startCloudProcess } from '../support/cloud-process.ts'
 
 const CI = process.env.CI === 'true'
+const OFFSET = 17000
 const hasOsc = await have('openstack')
 if (!hasOsc && CI) throw new Error('openstack CLI (python3-openstackclient) is required in CI')
 
@@ -23,7 +24,7 @@ describe('compute with the openstack CLI', { skip: !hasOsc && 'openstack CLI not
   }
   const oscJson = async (...args: string[]) => JSON.parse((await ok(...args, '-f', 'json')).stdout)
 
-  before(async () => { cloud = await startCloudProcess({ portOffset: 17000 }) })
+  before(async () => { cloud = await startCloudProcess({ portOffset: OFFSET }) })
   after(async () => { await cloud?.destroy() })
 
   test('the catalog lists nova at /v2.1', async () => {
@@ -31,7 +32,7 @@ describe('compute with the openstack CLI', { skip: !hasOsc && 'openstack CLI not
     const nova = cat.find((s: { Type: string }) => s.Type === 'compute')
     assert.ok(nova, JSON.stringify(cat))
     assert.equal(nova.Name, 'nova')
-    assert.ok(JSON.stringify(nova.Endpoints).includes('http://127.0.0.1:58274/v2.1'))
+    assert.ok(JSON.stringify(nova.Endpoints).includes(`http://127.0.0.1:${8774 + OFFSET}/v2.1`))
   })
 
   test('flavor create, list, show, set --property, delete', async () => {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { type CloudProcess, have, run, startCloudProcess } from '../support/cloud-process.ts'
 
 const CI = process.env.CI === 'true'
+const OFFSET = 15000
 const hasOsc = await have('openstack')
 if (!hasOsc && CI) throw new Error('openstack CLI (python3-openstackclient) is required in CI')
 
@@ -25,7 +26,7 @@ describe('images with the openstack CLI', { skip: !hasOsc && 'openstack CLI not 
   }
 
   before(async () => {
-    cloud = await startCloudProcess({ portOffset: 15000 })
+    cloud = await startCloudProcess({ portOffset: OFFSET })
     file = join(cloud.dataDir, 'upload.raw')
     writeFileSync(file, data)
   })
@@ -36,8 +37,8 @@ describe('images with the openstack CLI', { skip: !hasOsc && 'openstack CLI not 
     const image = cat.find((s: { Type: string }) => s.Type === 'image')
     assert.ok(image, JSON.stringify(cat))
     assert.equal(image.Name, 'glance')
-    assert.ok(JSON.stringify(image.Endpoints).includes('http://127.0.0.1:56792'))
-    assert.match(cloud.output(), /image\s+http:\/\/127\.0\.0\.1:56792/)
+    assert.ok(JSON.stringify(image.Endpoints).includes(`http://127.0.0.1:${9292 + OFFSET}`))
+    assert.match(cloud.output(), new RegExp(`image\\s+http://127\\.0\\.0\\.1:${9292 + OFFSET}`))
   })
 
   test('create --file, list, show, set, save, delete', async () => {
