@@ -116,7 +116,7 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
   let compute: Compute
   const computeUrl = `http://${urlHost}:${port(PORTS.compute)}/v2.1`
   try {
-    compute = await createCompute(core, { auth: identity.auth })
+    compute = await createCompute(core, { auth: identity.auth, imageUrl })
     await registerEndpoints(identity.ctx, { type: 'compute', name: 'nova', url: computeUrl })
     await compute.api.listen({ host: o.bind, port: port(PORTS.compute) })
   } catch (err) {

@@ -3,6 +3,8 @@ import type { Clock } from '../core/clock.ts'
 import type { Engine } from '../core/db/index.ts'
 import type { Logger } from '../core/log.ts'
 import type { PolicyEngine } from '../core/policy.ts'
+import type { GlanceClient } from './clients/glance.ts'
+import type { HostWatch } from './instances.ts'
 import type { ComputeSchema } from './schema.ts'
 
 /** Everything the compute service's parts share. */
@@ -12,4 +14,8 @@ export interface ComputeCtx {
   clock: Clock
   log: Logger
   policy: PolicyEngine
+  /** Wakes agents' long-polls when a host's servers change (instances.ts notify). */
+  watch: HostWatch
+  /** Glance, through its REST API. */
+  glance: GlanceClient
 }

@@ -8,6 +8,8 @@ import { type Api, createApi } from '../core/http/app.ts'
 import type { Core } from '../core/index.ts'
 import type { ComputeCtx } from './context.ts'
 import { FlavorService } from './flavors.ts'
+import { GlanceClient } from './clients/glance.ts'
+import { HostWatch } from './instances.ts'
 import { KeyPairService } from './keypairs.ts'
 import { microversionHooks } from './microversion.ts'
 import { computeRules } from './policy.ts'
@@ -27,6 +29,8 @@ export interface ComputeOptions {
   auth: TokenValidator
   /** The database schema (default `compute`); tests use a fresh one per run. */
   schema?: string
+  /** Glance's endpoint (the catalog's `image` URL, without /v2), for image checks and snapshots. */
+  imageUrl: string
 }
 
 /** The running compute service. */
@@ -46,6 +50,7 @@ export async function createCompute(core: Core, o: ComputeOptions): Promise<Comp
   const ctx: ComputeCtx = {
     db: core.db.schema<ComputeSchema>(schema) as Kysely<ComputeSchema>,
     engine: core.db.engine, clock: core.clock, log: core.log.child({ svc: 'compute' }), policy: core.policy,
+    watch: new HostWatch(), glance: new GlanceClient(o.imageUrl),
   }
   const flavors = new FlavorService(ctx)
   const quotas = new QuotaService(ctx)
