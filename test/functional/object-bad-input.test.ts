@@ -167,14 +167,13 @@ describe('Swift API bad input', () => {
     await assertAbsent(C, 'short-fin', 'short-rst', 'short-chunked')
   })
 
-  test('a body that stalls past client_timeout → no 2xx, connection closed, no object', async () => {
+  test('a body that stalls past client_timeout → 408, connection closed, no object', async () => {
     cloud.setClientTimeout(800)
     try {
       const t0 = Date.now()
       const r = await rawRequest(cloud.port, rawPut(`/${C}/stalled`, { 'Content-Length': '100000' }), Buffer.alloc(1000, 1), { waitMs: 10_000 })
       assert.ok(r.closed && Date.now() - t0 < 9000, 'the proxy gives up on a silent client')
-      // Swift answers 408; here the connection is closed (the request stream is destroyed to stop the read).
-      assert.ok(r.status === 0 || r.status === 408, `stalled upload: ${r.status}`)
+      assert.equal(r.status, 408, `stalled upload: ${r.raw.slice(0, 200)}`)
     } finally {
       cloud.setClientTimeout(60_000)
     }

@@ -161,9 +161,15 @@ export async function putFanout(o: FanoutOptions): Promise<FanoutResult> {
   let timedOut = false
   const body = o.body
   if (body) {
-    const idle = setTimeout(() => { timedOut = true; body.destroy(new Error('client read timeout')) }, o.clientTimeoutMs)
+    // A silent client: stop reading (without destroying the socket, so it still gets Swift's 408).
+    const stop = new AbortController()
+    const idle = setTimeout(() => {
+      timedOut = true
+      if (body instanceof Readable && !body.readableObjectMode) stop.abort(new Error('client read timeout'))
+      else (body as Readable).destroy?.(new Error('client read timeout'))
+    }, o.clientTimeoutMs)
     try {
-      for await (const c of chunksOf(body)) {
+      for await (const c of chunksOf(body, stop.signal)) {
         const chunk = c as Buffer
         idle.refresh()
         sent += chunk.length
@@ -181,7 +187,8 @@ export async function putFanout(o: FanoutOptions): Promise<FanoutResult> {
     } catch (err) {
       if (err instanceof SwiftError) throw err
       abortAll('client disconnected')
-      if (timedOut) throw SwiftError.status(408)
+      // The rest of the body is never read: the connection cannot be reused.
+      if (timedOut) throw SwiftError.status(408, { Connection: 'close' })
       throw SwiftError.status(499)
     } finally {
       clearTimeout(idle)

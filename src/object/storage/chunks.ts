@@ -11,13 +11,17 @@ import { Readable } from 'node:stream'
 /** Chunks waiting before the stream is paused. */
 const QUEUE = 4
 
-/** The chunks of `body` without re-buffering; other iterables are returned as they are. */
-export function chunksOf<T>(body: AsyncIterable<T>): AsyncIterable<T> {
+/**
+ * The chunks of `body` without re-buffering; other iterables are returned as they are.
+ * `stop` ends the iteration with its reason without destroying the stream, so its owner can
+ * still answer on the connection (a 408 to a client that went silent).
+ */
+export function chunksOf<T>(body: AsyncIterable<T>, stop?: AbortSignal): AsyncIterable<T> {
   if (!(body instanceof Readable) || body.readableObjectMode) return body
-  return flowingChunks(body) as AsyncIterable<T>
+  return flowingChunks(body, stop) as AsyncIterable<T>
 }
 
-async function* flowingChunks(stream: Readable): AsyncGenerator<unknown> {
+async function* flowingChunks(stream: Readable, stop?: AbortSignal): AsyncGenerator<unknown> {
   const queue: unknown[] = []
   let ended = false
   let failure: Error | undefined
@@ -32,6 +36,8 @@ async function* flowingChunks(stream: Readable): AsyncGenerator<unknown> {
   stream.on('end', onEnd)
   stream.on('error', onError)
   stream.on('close', onClose)
+  const onStop = () => { failure ??= stop!.reason as Error; poke() }
+  stop?.addEventListener('abort', onStop)
   try {
     for (;;) {
       if (queue.length) {
@@ -48,6 +54,7 @@ async function* flowingChunks(stream: Readable): AsyncGenerator<unknown> {
     stream.off('end', onEnd)
     stream.off('error', onError)
     stream.off('close', onClose)
+    stop?.removeEventListener('abort', onStop)
     // Given up early (an error downstream): leave the stream paused for its owner to handle.
     if (!ended) stream.pause()
   }
