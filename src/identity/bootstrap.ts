@@ -97,3 +97,39 @@ export async function registerEndpoints(c: IdentityCtx, o: { type: string; name:
   }
   c.changed()
 }
+
+/**
+ * A service's own user (as OpenStack's `nova`, `glance` users): in the `service` project of the
+ * Default domain with the given roles there, its password set on every call (the caller keeps
+ * it, e.g. in its data directory). Idempotent. Returns the user's and the project's ids.
+ */
+export async function ensureServiceUser(c: IdentityCtx, o: { name: string; password: string; roles: string[] }): Promise<{ userId: string; projectId: string }> {
+  const db = c.db
+  const now = new Date(c.clock.now()).toISOString()
+  let project = await db.selectFrom('projects').select('id').where('name', '=', 'service').where('domain_id', '=', 'default').executeTakeFirst()
+  if (!project) {
+    project = { id: newId() }
+    await db.insertInto('projects').values({ id: project.id, name: 'service', domain_id: 'default', parent_id: null,
+      description: 'Service users of the cloud.', enabled: 1, is_domain: 0, extra: '{}', created_at: now }).execute()
+  }
+  const hash = await hashPassword(o.password, c.config.scryptCost)
+  let user = await db.selectFrom('users').select('id').where('name', '=', o.name).where('domain_id', '=', 'default').executeTakeFirst()
+  if (!user) {
+    user = { id: newId() }
+    await db.insertInto('users').values({ id: user.id, name: o.name, domain_id: 'default', enabled: 1,
+      default_project_id: project.id, description: 'Service user', extra: '{}', options: '{}',
+      password_hash: hash, password_created_at: now, password_expires_at: null, failed_auth_count: 0,
+      failed_auth_at: null, last_active_at: null, created_at: now }).execute()
+  } else {
+    await db.updateTable('users').set({ password_hash: hash, password_created_at: now, failed_auth_count: 0, enabled: 1 })
+      .where('id', '=', user.id).execute()
+  }
+  for (const name of o.roles) {
+    const role = await db.selectFrom('roles').select('id').where('name', '=', name).where('domain_id', '=', '').executeTakeFirst()
+    if (!role) throw new Error(`role ${name} does not exist (bootstrapIdentity first)`)
+    await db.insertInto('assignments').values({ type: 'UserProject', actor_id: user.id, target_id: project.id, role_id: role.id, inherited: 0 })
+      .onConflict((oc) => oc.doNothing()).execute()
+  }
+  c.changed()
+  return { userId: user.id, projectId: project.id }
+}

@@ -27,7 +27,7 @@ import { domainConfigRoutes } from './api/domain-configs.ts'
 import { trustRoutes } from './api/trusts.ts'
 
 export type { IdentityConfig } from './context.ts'
-export { bootstrapIdentity, registerEndpoints } from './bootstrap.ts'
+export { bootstrapIdentity, ensureServiceUser, registerEndpoints } from './bootstrap.ts'
 /** For the S3 API: the EC2 credential (user, project, secret) behind an access key. */
 export { findEc2Credential } from './credentials-store.ts'
 
