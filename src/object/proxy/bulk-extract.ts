@@ -1,11 +1,12 @@
 // Archive extraction (Swift's bulk.py handle_extract_iter): PUT /v1/<account>[/<container>
-// [/<prefix>]]?extract-archive=tar|tar.gz streams the archive through gunzip (for tar.gz) and a
+// [/<prefix>]]?extract-archive=tar|tar.gz|tar.bz2 streams the archive through gunzip or bunzip2 and a
 // tar parser; every regular file becomes an object PUT subrequest through the rest of the
 // pipeline (quotas and ACLs apply), creating its container first when it is missing. The archive
 // is never held whole: a large file streams from the parser into its PUT; small ones are read
 // into memory and several are stored at once (fsync-bound PUTs in parallel), bounded.
 import { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
+import bunzip2 from 'unbzip2-stream'
 import { type Header, extract as tarExtract } from 'tar-stream'
 import { CONSTRAINTS } from './constraints.ts'
 import { type SwiftHandler, discardAnswer, subrequest } from './pipeline.ts'
@@ -76,22 +77,28 @@ function paxHeader(key: string): string | undefined {
 /** A string as the latin-1 view of its UTF-8 bytes, as header values travel here. */
 const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1')
 
+/** How the archive is compressed (`extract-archive=tar|tar.gz|tar.bz2`). */
+export type ArchiveKind = 'tar' | 'gz' | 'bz2'
+
 /** The message Python's tarfile/zlib would give, for "Invalid Tar File: <message>". */
-function archiveMessage(err: Error, gz: boolean): string {
+function archiveMessage(err: Error, kind: ArchiveKind): string {
   const m = err.message
   if (/^Invalid tar header/.test(m) || m === 'Invalid header') return 'invalid header'
   if (/Unexpected end of data|unexpected end of file/i.test(m)) return 'unexpected end of data'
-  if (gz && /incorrect header check/.test(m)) return 'not a gzip file'
+  if (kind === 'gz' && /incorrect header check/.test(m)) return 'not a gzip file'
+  if (kind === 'bz2' && /No magic number found/.test(m)) return 'not a bzip2 file'
+  if (kind === 'bz2' && /crc|bzip2|magic|block/i.test(m)) return `Invalid data stream (${m})`
   if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) return `Error -3 while decompressing data: ${m}`
   return m
 }
 
 /**
  * Extracts the request's archive into its account and fills `result` (Number Files Created,
- * Errors, the Response Status Swift would give). `gz` selects gunzip. Throws BulkAbort for what
+ * Errors, the Response Status Swift would give). `kind` selects the decompressor (gunzip,
+ * bunzip2 or none). Throws BulkAbort for what
  * ends the whole request (a broken archive is "400 Invalid Tar File: …").
  */
-export async function extractArchive(next: SwiftHandler, req: SwiftRequest, gz: boolean, limits: ExtractLimits,
+export async function extractArchive(next: SwiftHandler, req: SwiftRequest, kind: ArchiveKind, limits: ExtractLimits,
                                      result: BulkResult): Promise<void> {
   if (req.headers['content-length'] === undefined && (req.headers['transfer-encoding'] ?? '').toLowerCase() !== 'chunked') {
     throw new BulkAbort(411)
@@ -101,7 +108,7 @@ export async function extractArchive(next: SwiftHandler, req: SwiftRequest, gz: 
   let failedType = 400
   const fail = (name: Buffer, status: string) => { result.errors.push([pyQuote(name.subarray(0, MAX_PATH_LENGTH)), status]) }
 
-  // The archive: client body → (gunzip) → tar parser. Which stage failed decides the answer.
+  // The archive: client body → (gunzip or bunzip2) → tar parser. Which stage failed decides the answer.
   const ex = tarExtract({ filenameEncoding: 'latin1', allowUnknownFormat: true } as object)
   let inputBytes = 0
   let clientError: BulkAbort | undefined
@@ -109,7 +116,7 @@ export async function extractArchive(next: SwiftHandler, req: SwiftRequest, gz: 
   const source = req.body
   let idle: NodeJS.Timeout | undefined
   if (source) {
-    const gunzip = gz ? createGunzip() : undefined
+    const gunzip: NodeJS.ReadWriteStream | undefined = kind === 'gz' ? createGunzip() : kind === 'bz2' ? bunzip2() : undefined
     const failWith = (err: Error) => (ex as unknown as Readable).destroy(err)
     source.on('data', (c: Buffer) => { inputBytes += c.length; idle?.refresh() })
     source.on('error', (err) => { clientError ??= new BulkAbort(499); failWith(err) })
@@ -176,8 +183,8 @@ export async function extractArchive(next: SwiftHandler, req: SwiftRequest, gz: 
       let step: IteratorResult<Entry>
       try { step = await it.next() } catch (err) {
         if (clientError) throw clientError
-        if (zlibError) throw new BulkAbort(400, `Invalid Tar File: ${archiveMessage(zlibError, gz)}`)
-        throw new BulkAbort(400, `Invalid Tar File: ${archiveMessage(err as Error, gz)}`)
+        if (zlibError) throw new BulkAbort(400, `Invalid Tar File: ${archiveMessage(zlibError, kind)}`)
+        throw new BulkAbort(400, `Invalid Tar File: ${archiveMessage(err as Error, kind)}`)
       }
       if (step.done) break
       const entry = step.value

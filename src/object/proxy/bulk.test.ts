@@ -1,6 +1,7 @@
 // Bulk delete and archive extraction through the whole proxy (swiftFixture: identity, the
 // default pipeline, real storage servers), plus the response formats and the heartbeat.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { gzipSync } from 'node:zlib'
@@ -162,10 +163,17 @@ describe('extract archive', () => {
     }
   })
 
-  it('refuses tar.bz2 and unknown formats with a plain 400', async () => {
-    const bz = await f.call('PUT', `${A}?extract-archive=tar.bz2`, { body: 'BZh9' })
-    assert.equal(bz.statusCode, 400)
-    assert.match(bz.body, /bzip2 compression is not supported/)
+  it('extracts tar.bz2; a tar.bz2 that is not bzip2 is an Invalid Tar File', async () => {
+    const tar = execFileSync('bzip2', ['-c'], { input: await tarOf([{ name: 'ebz/1.txt', body: 'one' }, { name: 'ebz/2.txt', body: randomBytes(300_000) }]) })
+    const r = await f.call('PUT', `${A}?extract-archive=tar.bz2`, { headers: { accept: 'application/json' }, body: tar })
+    assert.deepEqual(json(r.body), { 'Response Status': '201 Created', 'Response Body': '', 'Number Files Created': 2, Errors: [] })
+    assert.equal((await f.call('GET', `${A}/ebz/1.txt`)).body, 'one')
+    const notBz = await f.call('PUT', `${A}?extract-archive=tar.bz2`, { headers: { accept: 'application/json' }, body: await tarOf([{ name: 'ebz2/a', body: 'a' }]) })
+    assert.equal(json(notBz.body)['Response Body'], 'Invalid Tar File: not a bzip2 file')
+    assert.equal((await f.call('HEAD', `${A}/ebz2/a`)).statusCode, 404)
+  })
+
+  it('refuses unknown formats with a plain 400', async () => {
     const zip = await f.call('PUT', `${A}?extract-archive=zip`, { body: 'PK' })
     assert.equal(zip.statusCode, 400)
     assert.equal(zip.body, 'Unsupported archive format')

@@ -59,16 +59,11 @@ export function bulk(o: BulkOptions = {}): Middleware[] {
       if (type === null || req.method !== 'PUT') return next(req)
       const kind = FORMATS[type.toLowerCase().replace(/^\.+|\.+$/g, '')]
       if (!kind) throw new SwiftError(400, Buffer.from('Unsupported archive format'), 'text/html; charset=UTF-8')
-      // No bzip2 decoder ships with Node; refused before any of the body is read.
-      if (kind === 'bz2') {
-        throw new SwiftError(400, Buffer.from('Unsupported archive format: tar.bz2 (bzip2 compression is not supported; use tar or tar.gz)'),
-          'text/html; charset=UTF-8')
-      }
       const format = bulkFormat(req.headers.accept)
       const result: BulkResult = { status: 201, body: '', counts: { 'Number Files Created': 0 }, errors: [] }
       return bulkAnswer(format, 'extract', yieldMs, result, async () => {
         if (!format) throw new BulkAbort(406)
-        await extractArchive(next, req, kind === 'gz', {
+        await extractArchive(next, req, kind, {
           maxContainers, maxFailedExtractions, concurrency: Math.max(1, o.extractConcurrency ?? 4),
           smallFileBytes: o.extractReadAheadBytes ?? 256 * 1024, clientTimeoutMs: ctx.clientTimeoutMs,
         }, result)
