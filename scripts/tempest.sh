@@ -4,7 +4,8 @@
 # Environment: TEMPEST_WORKDIR (default: a new temp dir), CUMULO_PORT_OFFSET (default 21000),
 #   TEMPEST_CONCURRENCY (default 2), TEMPEST_SWIFT=true to test object storage too,
 #   TEMPEST_GLANCE=true to test the image service too, TEMPEST_NOVA=true the compute API
-#   (flavors m1.tiny and m1.small are created for it; Nova admin tests need glance, so it is on too).
+#   with the fake virt driver and two simulated hosts (flavors m1.tiny and m1.small and two
+#   images are created for it; Nova tests need glance, so it is on too).
 # Prints a JSON summary (passed/failed/skipped and the failing tests) as its last line and
 # writes it to $TEMPEST_WORKDIR/summary.json. Exit status: 0 when Tempest ran, whatever it
 # counted (the caller judges the counts); non-zero when the cloud or Tempest could not run.
@@ -22,6 +23,7 @@ CUMULO_ADMIN_PASSWORD=$PASSWORD CUMULO_LOG_LEVEL=${CUMULO_LOG_LEVEL:-warn} \
   node "$ROOT/bin/cumulo.js" up --data-dir "$WORK/cloud" --port-offset "$OFFSET" \
   --set identity.lockout_failure_attempts=2 --set identity.lockout_duration=5 \
   --set identity.unique_last_password_count=2 --set identity.minimum_password_age=0 \
+  $( [ "${TEMPEST_NOVA:-false}" = true ] && echo --set compute.driver=fake --set compute.fake_hosts=2 ) \
   > "$WORK/cloud.log" 2>&1 &
 CLOUD=$!
 WSNAME=
@@ -54,6 +56,17 @@ if [ "${TEMPEST_NOVA:-false}" = true ]; then
     curl -sf -o /dev/null -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' \
       "http://127.0.0.1:$((8774 + OFFSET))/v2.1/flavors" -d "{\"flavor\":{$f}}"
   done
+  # [compute] image_ref and image_ref_alt: two public images (the fake driver never boots them).
+  IMAGES=()
+  for n in cumulo-tempest-1 cumulo-tempest-2; do
+    ID=$(curl -sf -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' "http://127.0.0.1:$((9292 + OFFSET))/v2/images" \
+      -d "{\"name\":\"$n\",\"disk_format\":\"qcow2\",\"container_format\":\"bare\",\"visibility\":\"public\"}" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    head -c 65536 /dev/urandom | curl -sf -o /dev/null -X PUT -H "X-Auth-Token: $TOKEN" \
+      -H 'Content-Type: application/octet-stream' --data-binary @- "http://127.0.0.1:$((9292 + OFFSET))/v2/images/$ID/file"
+    IMAGES+=("$ID")
+  done
+  IMAGE_REF=${IMAGES[0]}; IMAGE_REF_ALT=${IMAGES[1]}
 fi
 
 rm -rf "$WORK/ws"
@@ -137,10 +150,42 @@ endpoint_type = publicURL
 region = RegionOne
 flavor_ref = 1
 flavor_ref_alt = 2
-image_ref = none
-image_ref_alt = none
+image_ref = ${IMAGE_REF:-none}
+image_ref_alt = ${IMAGE_REF_ALT:-none}
 min_microversion = 2.1
 max_microversion = 2.85
+fixed_network_name =
+build_timeout = 60
+
+[compute-feature-enabled]
+# What the compute service implements; the rest needs services not built yet (Neutron, Cinder)
+# or Nova features Cumulo leaves out (migration, shelve, rescue, consoles, config drive).
+console_output = true
+pause = true
+suspend = true
+resize = true
+snapshot = true
+rebuild = true
+interface_attach = false
+live_migration = false
+cold_migration = false
+block_migration_for_live_migration = false
+shelve = false
+shelve_migrate = false
+rescue = false
+stable_rescue = false
+change_password = false
+vnc_console = false
+spice_console = false
+serial_console = false
+metadata_service = false
+config_drive = false
+personality = false
+attach_encrypted_volume = false
+volume_multiattach = false
+hostname_fqdn_sanitization = false
+# The os-server metadata API tests are gated on this old name.
+xenapi_apis = true
 
 [validation]
 run_validation = false

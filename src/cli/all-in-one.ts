@@ -8,6 +8,8 @@ import { bootstrapIdentity, createIdentity, findEc2Credential, registerEndpoints
 import { type ObjectStore, type PasswordAuthenticator, createObjectStore } from '../object/index.ts'
 import { type Image, createImage } from '../image/index.ts'
 import { type Compute, createCompute } from '../compute/index.ts'
+import { type ComputeHosts, startComputeHosts } from './compute-hosts.ts'
+import { importGuest } from './default-image.ts'
 
 /** Everything `cumulo up` needs to know. */
 export interface AllInOneOptions {
@@ -26,6 +28,11 @@ export interface AllInOneOptions {
    * the rings made at first start; `daemons: false` runs no background daemons (benchmarks).
    */
   object?: { partPower?: number; replicas?: number; daemons?: boolean }
+  /**
+   * Compute: the virt driver of the in-process agent (default qemu when qemu-system-x86_64 is
+   * installed, else fake) and, for the fake driver, how many hosts to simulate (default 1).
+   */
+  compute?: { driver?: 'qemu' | 'fake'; fakeHosts?: number }
   logLevel?: string
 }
 
@@ -34,6 +41,8 @@ export interface RunningCloud {
   adminPassword: string
   adminProjectId: string
   cloudsYaml: string
+  /** The virt driver the compute hosts run. */
+  computeDriver: 'qemu' | 'fake'
   stop(): Promise<void>
 }
 
@@ -124,12 +133,28 @@ export async function startAllInOne(o: AllInOneOptions): Promise<RunningCloud> {
     throw err
   }
 
+  // Compute hosts: the agents (qemu driver when QEMU is installed, else simulated hosts).
+  const loop = `http://${ringHost.includes(':') ? `[${ringHost}]` : ringHost}`
+  let hosts: ComputeHosts
+  try {
+    hosts = await startComputeHosts({
+      dataDir, identity, log: core.log, driver: o.compute?.driver, fakeHosts: o.compute?.fakeHosts, hostIp: ringHost,
+      identityUrl: `${loop}:${port(PORTS.identity)}/v3`, computeUrl: `${loop}:${port(PORTS.compute)}`, imageUrl: `${loop}:${port(PORTS.image)}`,
+    })
+    await importGuest({ dataDir, identityUrl: `${loop}:${port(PORTS.identity)}/v3`, imageUrl: `${loop}:${port(PORTS.image)}`,
+      computeUrl: `${loop}:${port(PORTS.compute)}/v2.1`, adminPassword, log: core.log })
+  } catch (err) {
+    await compute.close(); await image.close(); await objectStore.close(); await identity.close(); await core.db.close()
+    throw err
+  }
+
   writeCloudsYaml(cloudsPath, { authUrl: identityUrl, password: adminPassword })
   const endpoints = { identity: identityUrl, image: imageUrl, compute: computeUrl, 'object-store': objectUrl, s3: s3Url }
   core.log.info({ endpoints }, 'cumulo is up')
   return {
-    endpoints, adminPassword, adminProjectId: boot.adminProjectId, cloudsYaml: cloudsPath,
+    endpoints, adminPassword, adminProjectId: boot.adminProjectId, cloudsYaml: cloudsPath, computeDriver: hosts.driver,
     async stop() {
+      await hosts.stop()
       await compute.close()
       await image.close()
       await objectStore.close()

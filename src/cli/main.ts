@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -15,6 +16,9 @@ Usage:
       Start the all-in-one cloud in this process. Writes DIR/clouds.yaml (cloud "cumulo").
   cumulo ring create|add|remove|set-weight|rebalance|show|get-nodes|write …
       Build and inspect object-storage rings (run without arguments for usage).
+  cumulo guest [--data-dir DIR]
+      Build the project's tiny test guest (Debian packages; needs root) into DIR/guest; the next
+      \`cumulo up\` imports it as the public image "cumulo-guest" with a flavor "cumulo.tiny".
   cumulo token-keys rotate [--data-dir DIR]
       Rotate the token encryption keys (restart or wait for reload on other controllers).
   cumulo help
@@ -27,6 +31,8 @@ Options:
   --set object.replicas=1   replicas (default 3) and object.part_power (10) of the
                      object-store rings made at first start; object.daemons=off runs no
                      replicators, auditor, updaters or expirer (benchmarks)
+  --set compute.driver=qemu|fake   real guests under QEMU (default when qemu-system-x86_64
+                     is installed) or simulated ones; compute.fake_hosts=N runs N fake hosts
 Environment: CUMULO_ADMIN_PASSWORD (first start), CUMULO_LOG_LEVEL (info)`
 
 /** keystone.conf option names → IdentityConfig fields. */
@@ -58,9 +64,9 @@ function identityConfig(file: string | undefined, sets: string[]): Partial<Ident
     for (const [k, v] of Object.entries(doc.identity ?? {})) put(k, v)
   }
   for (const s of sets) {
-    if (s.startsWith('object.')) continue // objectConfig's
+    if (s.startsWith('object.') || s.startsWith('compute.')) continue // objectConfig's, computeConfig's
     const m = /^identity\.([a-z_]+)=(.*)$/.exec(s)
-    if (!m) fail(`--set wants identity.option=value or object.option=value, got "${s}"`)
+    if (!m) fail(`--set wants identity.option=value, object.option=value or compute.option=value, got "${s}"`)
     put(m[1]!, m[2])
   }
   return out
@@ -101,6 +107,39 @@ function objectConfig(file: string | undefined, sets: string[]): ObjectConfig {
   return out
 }
 
+/** What `--set compute.*` configures: the virt driver of the in-process agent(s). */
+export interface ComputeConfig { driver?: 'qemu' | 'fake'; fakeHosts?: number }
+
+function computeConfig(file: string | undefined, sets: string[]): ComputeConfig {
+  const out: ComputeConfig = {}
+  const put = (key: string, value: unknown) => {
+    switch (key) {
+      case 'driver': {
+        const v = String(value)
+        if (v !== 'qemu' && v !== 'fake') fail('compute.driver must be qemu or fake')
+        out.driver = v
+        break
+      }
+      case 'fake_hosts': {
+        const n = Number(value)
+        if (!Number.isInteger(n) || n < 1 || n > 1000) fail('compute.fake_hosts must be an integer 1..1000')
+        out.fakeHosts = n
+        break
+      }
+      default: fail(`unknown option compute.${key}`)
+    }
+  }
+  if (file) {
+    const doc = YAML.parse(readFileSync(file, 'utf8')) ?? {}
+    for (const [k, v] of Object.entries(doc.compute ?? {})) put(k, v)
+  }
+  for (const s of sets) {
+    const m = /^compute\.([a-z_]+)=(.*)$/.exec(s)
+    if (m) put(m[1]!, m[2])
+  }
+  return out
+}
+
 async function up(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args, strict: true,
@@ -131,6 +170,7 @@ async function up(args: string[]): Promise<void> {
       portOffset: offset, adminPassword: process.env.CUMULO_ADMIN_PASSWORD || undefined,
       identity: identityConfig(values.config, values.set as string[]),
       object: objectConfig(values.config, values.set as string[]),
+      compute: computeConfig(values.config, values.set as string[]),
       logLevel: process.env.CUMULO_LOG_LEVEL,
     })
   } catch (err) {
@@ -139,6 +179,9 @@ async function up(args: string[]): Promise<void> {
   }
   const lines = ['', 'Cumulo is up.', '']
   for (const [svc, url] of Object.entries(cloud.endpoints)) lines.push(`  ${svc.padEnd(14)} ${url}`)
+  lines.push('', cloud.computeDriver === 'qemu'
+    ? '  compute        qemu driver: servers are real guests under QEMU'
+    : '  compute        fake driver: servers are simulated (install qemu-system-x86 and qemu-utils for real guests)')
   lines.push('', `  clouds.yaml    ${cloud.cloudsYaml}  (cloud "cumulo", user admin)`,
     '', `  export OS_CLIENT_CONFIG_FILE=${cloud.cloudsYaml} OS_CLOUD=cumulo`, '  openstack token issue', '')
   process.stdout.write(lines.join('\n') + '\n')
@@ -174,6 +217,16 @@ async function main(argv: string[]): Promise<void> {
       if (positionals[0] !== 'rotate') fail('usage: cumulo token-keys rotate [--data-dir DIR]')
       KeyRepository.open(join(resolve(values['data-dir']!), 'keys', 'token')).rotate()
       process.stdout.write('token keys rotated\n')
+      return
+    }
+    case 'guest': {
+      // Builds the test guest into DATA_DIR/guest; the next `cumulo up` imports it as an image.
+      const { values } = parseArgs({ args: rest, options: { 'data-dir': { type: 'string', default: '.cumulo' } } })
+      const out = join(resolve(values['data-dir']!), 'guest')
+      const script = join(import.meta.dirname, '..', '..', 'scripts', 'build-guest.sh')
+      const r = spawnSync('bash', [script, out], { stdio: 'inherit' })
+      if (r.status !== 0) fail('building the test guest failed (it needs root, apt-get and cpio; see scripts/build-guest.sh)')
+      process.stdout.write(`test guest in ${out}: \`cumulo up\` imports it as image "cumulo-guest" (flavor cumulo.tiny)\n`)
       return
     }
     case undefined: case 'help': case '--help': case '-h':

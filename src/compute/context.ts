@@ -18,4 +18,6 @@ export interface ComputeCtx {
   watch: HostWatch
   /** Glance, through its REST API. */
   glance: GlanceClient
+  /** The conductor loop (conductor.ts): `wake()` after inserting servers to schedule; unset until createCompute starts it. */
+  conductor?: { wake(): void }
 }

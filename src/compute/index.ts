@@ -20,8 +20,17 @@ import { FlavorViews, flavorRoutes } from './api/flavors.ts'
 import { keypairRoutes } from './api/keypairs.ts'
 import { quotaClassRoutes, quotaRoutes } from './api/quotas.ts'
 import { versionRoutes } from './api/versions.ts'
+import { serverRules } from './server-policy.ts'
+import { ServerService } from './servers.ts'
+import { serverRoutes } from './api/servers.ts'
+import { serverMetadataRoutes } from './api/server-metadata.ts'
+import { serverTagRoutes } from './api/server-tags.ts'
+import { agentRoutes } from './api/agent.ts'
+import { aroundServerRoutes } from './api/around-servers.ts'
+import { Conductor } from './conductor.ts'
 
 export { MAX_VERSION as COMPUTE_MAX_VERSION, MIN_VERSION as COMPUTE_MIN_VERSION } from './microversion.ts'
+export { ComputeAgent, type ComputeAgentOptions, type TokenProvider, passwordTokenProvider } from './agent/index.ts'
 
 /** Options of the compute service. */
 export interface ComputeOptions {
@@ -39,6 +48,8 @@ export interface Compute {
   api: Api
   ctx: ComputeCtx
   flavors: FlavorService
+  /** The scheduling loop; the servers API calls `conductor.wake()` after inserting servers (also on ctx.conductor). */
+  conductor: Conductor
   close(): Promise<void>
 }
 
@@ -47,6 +58,7 @@ export async function createCompute(core: Core, o: ComputeOptions): Promise<Comp
   const schema = o.schema ?? 'compute'
   await migrate(core.db, schema, computeMigrations)
   core.policy.register(computeRules)
+  core.policy.register(serverRules)
   const ctx: ComputeCtx = {
     db: core.db.schema<ComputeSchema>(schema) as Kysely<ComputeSchema>,
     engine: core.db.engine, clock: core.clock, log: core.log.child({ svc: 'compute' }), policy: core.policy,
@@ -64,5 +76,14 @@ export async function createCompute(core: Core, o: ComputeOptions): Promise<Comp
   keypairRoutes(api, ctx, keypairs, P)
   quotaRoutes(api, ctx, quotas, P)
   quotaClassRoutes(api, quotas, P)
-  return { api, ctx, flavors, async close() { await api.close() } }
+  const servers = new ServerService(ctx, quotas)
+  serverRoutes(api, ctx, servers, quotas, P)
+  serverMetadataRoutes(api, ctx, servers, quotas, P)
+  serverTagRoutes(api, ctx, servers, P)
+  agentRoutes(api, ctx)
+  aroundServerRoutes(api, ctx, quotas, P)
+  const conductor = new Conductor(ctx)
+  ctx.conductor = conductor
+  conductor.start()
+  return { api, ctx, flavors, conductor, async close() { await conductor.stop(); await api.close() } }
 }

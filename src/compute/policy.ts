@@ -14,6 +14,8 @@ export const computeRules: Rules = {
   // Nova puts no policy on flavor list/show or on version-independent reads: any
   // authenticated caller. Named here so every route still states its rule.
   'compute:authenticated': '@',
+  // The compute agents' API (docs/compute.md "Agent API"): each host's own service user.
+  'compute:agent': 'role:admin or role:service',
 
   'os_compute_api:os-flavor-manage:create': ADMIN,
   'os_compute_api:os-flavor-manage:update': ADMIN,

@@ -1,3 +1,4 @@
+import { CloudError } from '../core/errors.ts'
 import type { ComputeCtx } from './context.ts'
 
 // Compute quotas (nova/quota.py with the DB driver): defaults, per-project limits and
@@ -69,16 +70,99 @@ export class QuotaService {
   }
 
   /**
-   * What is in use, counted from real rows. Servers and server groups are not built yet, so
-   * nothing can use instances, cores, ram or server groups: 0 is the true count.
+   * What is in use, counted from real rows: key pairs per user; instances, cores and RAM from the
+   * project's servers that are not deleted (their flavor snapshot), and its server groups.
    */
-  async usage(userId?: string): Promise<Record<string, number>> {
+  async usage(userId?: string, projectId?: string): Promise<Record<string, number>> {
     const used: Record<string, number> = Object.fromEntries(Object.keys(DEFAULT_QUOTAS).map((k) => [k, 0]))
     if (userId) {
       const r = await this.c.db.selectFrom('key_pairs').select((eb) => eb.fn.countAll().as('n'))
         .where('user_id', '=', userId).executeTakeFirst()
       used.key_pairs = Number(r?.n ?? 0)
     }
+    if (projectId !== undefined) {
+      Object.assign(used, await this.serverUsage(projectId))
+      const g = await this.c.db.selectFrom('server_groups').select((eb) => eb.fn.countAll().as('n'))
+        .where('project_id', '=', projectId).executeTakeFirst()
+      used.server_groups = Number(g?.n ?? 0)
+    }
     return used
+  }
+
+  /** Instances, cores and RAM used by a project's live servers (the flavor is a JSON column, summed here). */
+  async serverUsage(projectId: string): Promise<{ instances: number; cores: number; ram: number }> {
+    const rows = await this.c.db.selectFrom('instances').select('flavor')
+      .where('project_id', '=', projectId).where('deleted', '=', 0).execute()
+    let cores = 0
+    let ram = 0
+    for (const r of rows) {
+      const f = JSON.parse(r.flavor) as { vcpus?: number; memory_mb?: number }
+      cores += Number(f.vcpus ?? 0)
+      ram += Number(f.memory_mb ?? 0)
+    }
+    return { instances: rows.length, cores, ram }
+  }
+
+  /**
+   * How many of `min..max` new servers of `flavor` fit in the project's quota (Nova's
+   * compute/utils.py check_num_instances_quota): all of them, or as many as the headroom allows
+   * when that is at least `min`, else 403 TooManyInstances with Nova's message. With a server
+   * group, its member quota too.
+   */
+  async allowedInstances(projectId: string, flavor: { vcpus: number; memory_mb: number },
+    min: number, max: number, groupUuid?: string): Promise<number> {
+    const limits = await this.limits(projectId)
+    const used = await this.serverUsage(projectId)
+    const per = { instances: 1, cores: Number(flavor.vcpus), ram: Number(flavor.memory_mb) }
+    const names = ['cores', 'instances', 'ram'] as const
+    const overs = names.filter((r) => limits[r]! >= 0 && used[r] + max * per[r] > limits[r]!)
+    let allowed = max
+    if (overs.length) {
+      for (const r of names) {
+        if (limits[r]! >= 0 && per[r] > 0) allowed = Math.min(allowed, Math.floor(Math.max(0, limits[r]! - used[r]) / per[r]))
+      }
+      if (allowed <= 0 || allowed < min) {
+        const requested = { instances: min === max ? String(min) : `${min}-${max}`, cores: String(max * per.cores), ram: String(max * per.ram) }
+        const list = (f: (r: typeof names[number]) => string) => overs.map(f).join(', ')
+        throw new CloudError('Forbidden', `Quota exceeded for ${list((r) => r)}: Requested ${list((r) => requested[r])}, ` +
+          `but already used ${list((r) => String(used[r]))} of ${list((r) => String(limits[r]))} ${list((r) => r)}`)
+      }
+    }
+    if (groupUuid !== undefined) {
+      const limit = limits.server_group_members!
+      if (limit >= 0) {
+        const r = await this.c.db.selectFrom('server_group_members').select((eb) => eb.fn.countAll().as('n'))
+          .where('group_uuid', '=', groupUuid).executeTakeFirst()
+        if (Number(r?.n ?? 0) + allowed > limit) throw new CloudError('Forbidden', 'Quota exceeded, too many servers in group')
+      }
+    }
+    return allowed
+  }
+
+  /**
+   * Nova's check of a change in instances, cores or RAM (resize: the new flavor minus the old):
+   * 403 TooManyInstances with Nova's message when it would go over a limit; negative deltas pass.
+   */
+  async checkServerDeltas(projectId: string, deltas: Partial<Record<'instances' | 'cores' | 'ram', number>>): Promise<void> {
+    const limits = await this.limits(projectId)
+    const used = await this.serverUsage(projectId)
+    const overs = (['cores', 'instances', 'ram'] as const)
+      .filter((r) => (deltas[r] ?? 0) > 0 && limits[r]! >= 0 && used[r] + deltas[r]! > limits[r]!)
+    if (overs.length === 0) return
+    const list = (f: (r: typeof overs[number]) => string) => overs.map(f).join(', ')
+    throw new CloudError('Forbidden', `Quota exceeded for ${list((r) => r)}: Requested ${list((r) => String(deltas[r]))}, ` +
+      `but already used ${list((r) => String(used[r]))} of ${list((r) => String(limits[r]))} ${list((r) => r)}`)
+  }
+
+  /** After servers were inserted: the first resource a project is now over, if any (Nova's quota recheck). */
+  async overServers(projectId: string): Promise<string | undefined> {
+    const limits = await this.limits(projectId)
+    const used = await this.serverUsage(projectId)
+    for (const r of ['cores', 'instances', 'ram'] as const) {
+      if (limits[r]! >= 0 && used[r] > limits[r]!) {
+        return `Quota exceeded for ${r}: Requested 0, but already used ${used[r]} of ${limits[r]} ${r}`
+      }
+    }
+    return undefined
   }
 }

@@ -61,7 +61,7 @@ export function quotaRoutes(api: Api, c: ComputeCtx, quotas: QuotaService, P: st
       if (c.policy.check('os_compute_api:limits:other_project', req.ctx, { project_id: q.tenant_id })) projectId = q.tenant_id
     }
     const limits = await quotas.limits(projectId)
-    const used = await quotas.usage()
+    const used = await quotas.usage(undefined, projectId)
     const absolute: Record<string, number> = {}
     for (const [name, res, until] of ABSOLUTE) if (!until || !atLeast(req, until)) absolute[name] = limits[res]!
     for (const [name, res, until] of USED) if (!until || !atLeast(req, until)) absolute[name] = used[res]!
@@ -86,7 +86,7 @@ export function quotaRoutes(api: Api, c: ComputeCtx, quotas: QuotaService, P: st
   api.get(`${P}/os-quota-sets/:id/detail`, { config: { selfPolicy: true } }, async (req) => {
     const { projectId, userId } = scope(req, 'os_compute_api:os-quota-sets:detail')
     const limits = await quotas.limits(projectId, userId)
-    const used = await quotas.usage(userId)
+    const used = await quotas.usage(userId, projectId)
     const detail = Object.fromEntries(resources(req).map((r) => [r, { in_use: used[r] ?? 0, limit: limits[r], reserved: 0 }]))
     return { quota_set: { id: projectId, ...detail } }
   })
@@ -104,7 +104,7 @@ export function quotaRoutes(api: Api, c: ComputeCtx, quotas: QuotaService, P: st
     const values: Record<string, number> = {}
     for (const [k, v] of Object.entries(body)) if (k !== 'force') values[k] = Number(v)
     if (!force) {
-      const used = await quotas.usage(userId)
+      const used = await quotas.usage(userId, projectId)
       const project = userId ? await quotas.limits(projectId) : undefined
       for (const [r, v] of Object.entries(values)) {
         // Per-user resources are only counted for a user's own quota.

@@ -61,7 +61,7 @@ describe('compute version discovery and microversions', () => {
     let r = await h.json('GET', '/v2.1/flavors', { token: null })
     assert.equal(r.status, 401)
     assert.ok(r.body.unauthorized)
-    r = await h.json('GET', '/v2.1/servers')
+    r = await h.json('GET', '/v2.1/no-such-resource')
     assert.equal(r.status, 404)
     assert.ok(r.body.itemNotFound)
   })

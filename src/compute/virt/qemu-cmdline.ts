@@ -1,6 +1,9 @@
 // The qemu-system-x86_64 command line for one instance (GUEST.md, "Booting").
 import { join } from 'node:path'
-import type { InstanceSpec } from './driver.ts'
+import { USER_NET_GUEST_IP, type InstanceSpec } from './driver.ts'
+
+/** The script QEMU's user network runs per metadata connection (see metadata-proxy.mjs). */
+export const METADATA_PROXY = join(import.meta.dirname, 'metadata-proxy.mjs')
 
 /** The files of one instance, all inside its directory so destroy removes them together. */
 export interface InstancePaths {
@@ -12,6 +15,11 @@ export interface InstancePaths {
   serial: string
   console: string
   userData: string
+  /** The guest's saved memory while suspended (its presence is the 'suspended' state). */
+  suspendState: string
+  /** While a resize awaits confirmation: the root disk and spec from before it. */
+  resizeDisk: string
+  resizeSpec: string
 }
 
 /** The file layout of instance `id` under `root`. */
@@ -26,6 +34,9 @@ export function instancePaths(root: string, id: string): InstancePaths {
     serial: join(dir, 'console.sock'),
     console: join(dir, 'console.log'),
     userData: join(dir, 'user-data'),
+    suspendState: join(dir, 'suspend.state'),
+    resizeDisk: join(dir, 'disk.pre-resize.qcow2'),
+    resizeSpec: join(dir, 'spec.pre-resize.json'),
   }
 }
 
@@ -34,6 +45,10 @@ export interface CmdlineOptions {
   accel: 'kvm' | 'tcg'
   /** Whether qemu forks into the background after start-up (the driver's default). */
   daemonize: boolean
+  /** A saved state (suspend) to load at start: the guest then waits, paused, for `cont`. */
+  incoming?: string
+  /** The node binary the metadata proxy runs with (default: this process's). */
+  node?: string
 }
 
 /** The argument vector (without the binary) that starts `spec`. */
@@ -50,11 +65,11 @@ export function qemuArgs(spec: InstanceSpec, p: InstancePaths, o: CmdlineOptions
     '-nodefaults', '-no-user-config', '-display', 'none',
     ...(isUuid(spec.id) ? ['-uuid', spec.id] : []),
     // The serial console goes to a socket (interactive console later) and a log file at once.
-    '-chardev', `socket,id=serial0,path=${p.serial},server=on,wait=off,logfile=${consoleLog},logappend=on`,
+    '-chardev', `socket,id=serial0,path=${opt(p.serial)},server=on,wait=off,logfile=${opt(consoleLog)},logappend=on`,
     '-serial', 'chardev:serial0',
-    '-qmp', `unix:${p.qmp},server=on,wait=off`,
+    '-qmp', `unix:${opt(p.qmp)},server=on,wait=off`,
     '-pidfile', p.pid,
-    '-blockdev', `driver=file,node-name=root-file,filename=${p.disk},cache.direct=off`,
+    '-blockdev', `driver=file,node-name=root-file,filename=${opt(p.disk)},cache.direct=off`,
     '-blockdev', 'driver=qcow2,node-name=root,file=root-file',
     '-device', 'virtio-blk-pci,drive=root,id=root-disk',
     '-device', 'virtio-rng-pci',
@@ -67,13 +82,47 @@ export function qemuArgs(spec: InstanceSpec, p: InstancePaths, o: CmdlineOptions
     args.push('-append', spec.image.cmdline ?? 'console=ttyS0 quiet panic=-1')
   }
   spec.nics.forEach((nic, i) => {
-    // Without a tap there is no NIC at all: never user-mode networking to the outside.
-    if (!nic.tap) return
-    args.push('-netdev', `tap,id=net${i},ifname=${nic.tap},script=no,downscript=no`,
-      '-device', `virtio-net-pci,netdev=net${i},mac=${nic.mac}`)
+    if (nic.tap) {
+      args.push('-netdev', `tap,id=net${i},ifname=${opt(nic.tap)},script=no,downscript=no`)
+    } else if (nic.user) {
+      args.push('-netdev', userNetdev(`net${i}`, nic.user.metadataSocket, o.node ?? process.execPath))
+    } else {
+      return  // neither: no NIC at all, never one with a way out
+    }
+    args.push('-device', `virtio-net-pci,netdev=net${i},mac=${opt(nic.mac)}`)
   })
+  if (o.incoming) {
+    // -S: after loading, the guest stays paused until the driver has checked it and says `cont`.
+    args.push('-S', '-incoming', `exec:cat ${shQuote(o.incoming)}`)
+  }
   if (o.daemonize) args.push('-daemonize')
   return args
+}
+
+/**
+ * A user-mode (slirp) network on 169.254.0.0/16, so 169.254.169.254 is inside it: restrict=on
+ * drops every packet the guest sends anywhere but slirp itself (no way out to the host's
+ * networks), and guestfwd hands each TCP connection to 169.254.169.254:80 to a fresh
+ * `node metadata-proxy.mjs <socket>` (libslirp runs the command once per connection, splitting
+ * it with shell-like quoting but no shell) that joins it to the agent's metadata socket for
+ * this instance. Slirp answers ARP for guestfwd addresses, so the guest reaches it on-link.
+ */
+function userNetdev(id: string, metadataSocket: string, node: string): string {
+  const cmd = [node, METADATA_PROXY, metadataSocket].map(shQuote).join(' ')
+  return [
+    `user,id=${id}`, 'net=169.254.0.0/16', 'host=169.254.0.2', `dhcpstart=${USER_NET_GUEST_IP}`,
+    'restrict=on', `guestfwd=tcp:169.254.169.254:80-cmd:${opt(cmd)}`,
+  ].join(',')
+}
+
+/** A value inside a QEMU option string: commas are doubled, or they would end the value. */
+function opt(v: string): string {
+  return v.replaceAll(',', ',,')
+}
+
+/** Single-quotes a word for /bin/sh and GLib's shell-style splitting, unless it is plain. */
+export function shQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`
 }
 
 /** `-uuid` wants a UUID (it becomes the guest's SMBIOS UUID); other ids simply get none. */

@@ -99,3 +99,17 @@ export async function probeAccel(binary: string, timeoutMs = 3000): Promise<'kvm
     })
   })
 }
+
+/**
+ * Writes a standalone qcow2 of `src` (an overlay: its whole backing chain flattened) to `dest`.
+ * `-U` reads without taking qemu's lock: the caller makes sure the guest is not writing (paused
+ * or stopped), which is what makes the copy consistent.
+ */
+export async function convertFlat(qemuImg: string, src: string, dest: string): Promise<void> {
+  await run(qemuImg, ['convert', '-U', '-q', '-f', 'qcow2', '-O', 'qcow2', src, dest], { timeout: 3_600_000 })
+}
+
+/** Grows a qcow2 image to `sizeBytes` (never called to shrink). */
+export async function growImage(qemuImg: string, path: string, sizeBytes: number): Promise<void> {
+  await run(qemuImg, ['resize', '-q', '-f', 'qcow2', path, String(sizeBytes)])
+}

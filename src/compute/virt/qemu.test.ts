@@ -1,16 +1,17 @@
 // The qemu driver against real guests: the project's test guest (scripts/build-guest.sh),
-// built once into a cache directory and booted under TCG with no network at all.
+// built once into a cache directory and booted under TCG, on a user-mode NIC whose only
+// destination is the suite's metadata server.
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { existsSync, statSync } from 'node:fs'
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { virtDriverConformance } from '../../../test/conformance/virt-driver.ts'
 import type { ImageRef } from './driver.ts'
-import { instancePaths, qemuArgs } from './qemu-cmdline.ts'
+import { instancePaths, METADATA_PROXY, qemuArgs } from './qemu-cmdline.ts'
 import { probeAccel } from './qemu-host.ts'
 import { QemuDriver } from './qemu.ts'
 
@@ -80,6 +81,33 @@ virtDriverConformance(async () => {
   readyMarker: 'cumulo-guest ready',
   poweredOffMarker: 'cumulo-guest: power button',
   bootTimeoutMs: 60_000,
+  fetchesMetadata: true,
+  reopen: () => newDriver(lastRoot),
+  checkSnapshot: async (path) => {
+    const { stdout } = await run('qemu-img', ['info', '--output=json', path])
+    const info = JSON.parse(stdout) as { format: string; 'backing-filename'?: string }
+    assert.equal(info.format, 'qcow2')
+    assert.equal(info['backing-filename'], undefined, 'a standalone image, not an overlay')
+    await run('qemu-img', ['check', '-q', path])
+    // Flattened: the same content as the base image (the guest runs from its initramfs and
+    // never writes its disk), the grown remainder reading as zeros.
+    await run('qemu-img', ['compare', '-q', '-f', 'qcow2', '-F', imageRef.format, path, imageRef.path])
+  },
+  checkSuspended: async (id) => {
+    const p = instancePaths(lastRoot, id)
+    assert.deepEqual(await qemuPids(p.dir), [], 'a suspended guest has no process')
+    // The guest's memory (mostly zero pages, which migration sends compactly) and device state.
+    assert.ok(statSync(p.suspendState).size > 1024 * 1024, 'the saved memory is on disk')
+  },
+  checkRunningFlavor: async (id, flavor) => {
+    const p = instancePaths(lastRoot, id)
+    const pid = (await readFile(p.pid, 'utf8')).trim()
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+    assert.equal(args[args.indexOf('-m') + 1], String(flavor.ramMb))
+    assert.equal(args[args.indexOf('-smp') + 1], String(flavor.vcpus))
+    const { stdout } = await run('qemu-img', ['info', '-U', '--output=json', p.disk])
+    assert.equal((JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'], flavor.diskGb * 1024 ** 3)
+  },
   assertGone: async (id) => {
     assert.deepEqual(await qemuPids(join(lastRoot, id)), [], 'no qemu process left')
     assert.ok(!existsSync(join(lastRoot, id)), 'no instance directory left')
@@ -96,9 +124,12 @@ describe('qemu driver specifics', { skip }, () => {
     const spec = { id: 'adopt-me', image: img, flavor: { vcpus: 1, ramMb: 128, diskGb: 0 }, nics: [] }
     await a.spawn(spec)
     // A new driver on the same root, as after an agent restart: it finds the guest by its files.
+    // The agent "died" after resuming it but before removing the saved state: that is stale now.
+    await writeFile(instancePaths(root, 'adopt-me').suspendState, 'stale')
     const b = await newDriver(root)
     await b.init()
     assert.deepEqual((await b.list()).map((i) => [i.id, i.state]), [['adopt-me', 'running']])
+    assert.ok(!existsSync(instancePaths(root, 'adopt-me').suspendState), 'the stale saved state is gone')
     await b.pause('adopt-me')
     assert.equal(await a.getState('adopt-me'), 'paused', 'both see the same qemu')
     await b.destroy('adopt-me')
@@ -106,7 +137,7 @@ describe('qemu driver specifics', { skip }, () => {
     assert.deepEqual(await readdir(root), [])
   })
 
-  test('a guest that ignores ACPI is stopped hard after the timeout', async () => {
+  test('a guest that ignores ACPI is stopped hard after the timeout; a half-done resize is finished', async () => {
     const img = await guestImage()
     const d = await newDriver()
     const root = roots[roots.length - 1]!
@@ -116,26 +147,53 @@ describe('qemu driver specifics', { skip }, () => {
     await d.powerOff('stubborn', { timeoutMs: 500 })
     assert.equal(await d.getState('stubborn'), 'shutdown')
     assert.deepEqual(await qemuPids(root), [])
+
+    // An agent that died inside resize, after keeping the old disk and spec but before the
+    // new spec: a retry finishes the resize, and a revert still goes back to the original.
+    const p = instancePaths(root, 'stubborn')
+    await copyFile(p.disk, p.resizeDisk)
+    await copyFile(p.spec, p.resizeSpec)
+    await d.resize('stubborn', { vcpus: 1, ramMb: 160, diskGb: 1 })
+    const old = { vcpus: 1, ramMb: 128, diskGb: 0 }
+    assert.deepEqual(await d.list(), [{ id: 'stubborn', state: 'shutdown', vcpus: 1, ramMb: 160, diskGb: 1, oldFlavor: old }])
+    await d.revertResize('stubborn')
+    assert.deepEqual(await d.list(), [{ id: 'stubborn', state: 'shutdown', ...old }])
+    assert.ok(!existsSync(p.resizeDisk) && !existsSync(p.resizeSpec))
     await d.destroy('stubborn')
   })
 })
 
-test('command line: overlay via -blockdev, taps only, never user networking', () => {
+test('command line: overlay via -blockdev, taps, restricted user networking, nothing else', () => {
   const p = instancePaths('/srv/i', 'x1')
   const args = qemuArgs({
     id: 'x1', image: { path: '/img', format: 'qcow2' }, flavor: { vcpus: 2, ramMb: 512, diskGb: 1 },
-    nics: [{ mac: 'fa:16:3e:00:00:01', tap: 'tap0' }, { mac: 'fa:16:3e:00:00:02' }],
-  }, p, { accel: 'tcg', daemonize: true })
+    nics: [{ mac: 'fa:16:3e:00:00:01', tap: 'tap0' }, { mac: 'fa:16:3e:00:00:02' },
+      { mac: 'fa:16:3e:00:00:03', user: { metadataSocket: "/run/md,x/it's.sock" } }],
+  }, p, { accel: 'tcg', daemonize: true, node: '/usr/bin/node' })
   const s = args.join(' ')
   assert.match(s, /-blockdev driver=file,node-name=root-file,filename=\/srv\/i\/x1\/disk.qcow2/)
   assert.match(s, /-netdev tap,id=net0,ifname=tap0,script=no,downscript=no/)
   assert.match(s, /virtio-net-pci,netdev=net0,mac=fa:16:3e:00:00:01/)
-  assert.ok(!s.includes('net1') && !/-netdev user|-nic/.test(s), s)
+  assert.ok(!s.includes('net1'), 'a NIC with neither tap nor user is left out')
+  const user = args[args.indexOf('-netdev', args.indexOf('-netdev') + 1) + 1]!
+  // Commas inside the command are doubled for QEMU's parser; the quote survives GLib's splitting.
+  assert.equal(user, 'user,id=net2,net=169.254.0.0/16,host=169.254.0.2,dhcpstart=169.254.0.15,restrict=on,' +
+    `guestfwd=tcp:169.254.169.254:80-cmd:/usr/bin/node ${METADATA_PROXY} '/run/md,,x/it'\\''s.sock'`)
+  assert.match(s, /virtio-net-pci,netdev=net2,mac=fa:16:3e:00:00:03/)
+  assert.ok(!s.includes('-incoming') && !s.includes(' -S '))
   assert.ok(!s.includes('vhost'), 'no vhost-net on these hosts')
   assert.ok(!s.includes('-kernel') && !s.includes('-uuid'), s)
   assert.equal(args[args.indexOf('-smp') + 1], '2')
   assert.equal(args[args.indexOf('-m') + 1], '512')
   assert.ok(args.includes('-daemonize') && args.includes('-nodefaults'))
+})
+
+test('command line: resuming loads the saved state and waits paused', () => {
+  const p = instancePaths('/srv/i', 'x1')
+  const args = qemuArgs({ id: 'x1', image: { path: '/img', format: 'qcow2' }, flavor: { vcpus: 1, ramMb: 128, diskGb: 1 }, nics: [] },
+    p, { accel: 'tcg', daemonize: true, incoming: p.suspendState })
+  assert.equal(args[args.indexOf('-incoming') + 1], 'exec:cat /srv/i/x1/suspend.state')
+  assert.ok(args.includes('-S'))
 })
 
 test('the accelerator probe answers quickly, falling back to TCG', async () => {

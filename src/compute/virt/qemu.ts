@@ -1,19 +1,26 @@
 // The qemu virt driver: one qemu-system-x86_64 per instance, daemonized so guests outlive the
 // agent, each in its own directory (overlay disk, pid file, QMP and console sockets, console
 // log). The directory and the pid file are the only state: a restarted agent adopts them.
+// Longer-lived states are files too: suspend.state (saved memory) means suspended, and
+// spec.pre-resize.json + disk.pre-resize.qcow2 mean a resize awaits confirmation.
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, open, readFile, readdir, rename, rm, statfs, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
-import { mkdir, open, readFile, readdir, rm, statfs, writeFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { badRequest, conflict } from '../../core/errors.ts'
 import {
-  instanceNotFound, invalidState,
-  type HostResources, type InstanceInfo, type InstanceSpec, type PowerStateName, type VirtDriver,
+  instanceNotFound, invalidState, USER_NET_GUEST_IP,
+  type FlavorSpec, type HostResources, type ImageRef, type InstanceInfo, type InstanceSpec,
+  type NicAddress, type PowerStateName, type VirtDriver,
 } from './driver.ts'
 import { instancePaths, qemuArgs, type InstancePaths } from './qemu-cmdline.ts'
-import { createOverlay, isOurQemu, probeAccel, readPid, signal, waitGone } from './qemu-host.ts'
+import {
+  convertFlat, createOverlay, growImage, imageVirtualSize, isOurQemu, probeAccel, readPid, signal, waitGone,
+} from './qemu-host.ts'
 import { QmpClient } from './qmp.ts'
+import { dropKept, keepForRevert, loadMemory, preResizeSpec, restoreKept, saveMemory, writeSpec } from './qemu-state.ts'
 
 const run = promisify(execFile)
 const GiB = 1024 ** 3
@@ -32,6 +39,8 @@ export interface QemuDriverOptions {
   host?: Partial<HostResources>
   /** How long powerOff waits for an ACPI shutdown before a hard stop. */
   powerOffTimeoutMs?: number
+  /** How long saving or loading a suspended guest's memory may take. */
+  migrateTimeoutMs?: number
 }
 
 /** QMP `query-status` run states, mapped to Nova power states. */
@@ -54,7 +63,7 @@ export class QemuDriver implements VirtDriver {
   constructor(opts: QemuDriverOptions) {
     this.#o = {
       binary: 'qemu-system-x86_64', qemuImg: 'qemu-img', accel: 'auto', host: {},
-      powerOffTimeoutMs: 60_000, ...opts, root: resolve(opts.root),
+      powerOffTimeoutMs: 60_000, migrateTimeoutMs: 300_000, ...opts, root: resolve(opts.root),
     }
   }
 
@@ -63,9 +72,27 @@ export class QemuDriver implements VirtDriver {
     for (const id of await readdir(this.#o.root)) {
       try {
         const spec = JSON.parse(await readFile(instancePaths(this.#o.root, id).spec, 'utf8')) as InstanceSpec
-        if (spec.id === id) this.#specs.set(id, spec)
+        if (spec.id !== id) continue
+        this.#specs.set(id, spec)
+        await this.#locked(id, () => this.#settleSuspend(id))
       } catch { /* not an instance directory, or one whose spawn never finished */ }
     }
+  }
+
+  /**
+   * A previous agent may have died between the steps of suspend or resume: a saved state next
+   * to a live qemu. A guest that runs has been resumed (the file is stale); any other qemu is
+   * the one that saved the state and only still has to quit.
+   */
+  async #settleSuspend(id: string): Promise<void> {
+    const p = this.#paths(id)
+    await rm(`${p.suspendState}.part`, { force: true })
+    if (!existsSync(p.suspendState)) return
+    const pid = await readPid(p.pid)
+    if (pid === undefined || !await isOurQemu(pid, p.pid)) return
+    const st = await this.#qmp(id, (q) => q.execute<{ status: string }>('query-status')).catch(() => undefined)
+    if (st?.status === 'running') await rm(p.suspendState, { force: true })
+    else await this.#kill(p)
   }
 
   async hostResources(): Promise<HostResources> {
@@ -82,7 +109,9 @@ export class QemuDriver implements VirtDriver {
     const out: InstanceInfo[] = []
     for (const [id, spec] of this.#specs) {
       const state = await this.getState(id).catch(() => undefined)
-      if (state) out.push({ id, state, ...spec.flavor })
+      if (!state) continue
+      const old = await preResizeSpec(this.#paths(id))
+      out.push({ id, state, ...spec.flavor, ...(old ? { oldFlavor: old.flavor } : {}) })
     }
     return out
   }
@@ -91,6 +120,9 @@ export class QemuDriver implements VirtDriver {
     return this.#locked(spec.id, async () => {
       if (!VALID_ID.test(spec.id)) throw badRequest(`Invalid instance id ${spec.id}.`)
       if (this.#specs.has(spec.id)) throw conflict(`Instance ${spec.id} already exists on this host.`)
+      if (spec.nics.some((n) => n.tap && n.user)) throw badRequest('A NIC is either a tap or user-mode, not both.')
+      spec = structuredClone(spec)
+      for (const n of spec.nics) if (n.user) n.user.metadataSocket = resolve(n.user.metadataSocket)
       const p = this.#paths(spec.id)
       await mkdir(p.dir, { recursive: true })
       try {
@@ -144,7 +176,9 @@ export class QemuDriver implements VirtDriver {
         if (state !== 'running') throw invalidState(id, 'reboot', state)
         await this.#powerOff(id, this.#o.powerOffTimeoutMs)
       } else if (state !== 'shutdown') {
+        // From any state, suspended too (as Nova's libvirt driver, which drops the saved state).
         await this.#kill(this.#paths(id))
+        await rm(this.#paths(id).suspendState, { force: true })
       }
       await this.#launch(this.#spec(id), this.#paths(id))
     })
@@ -187,10 +221,149 @@ export class QemuDriver implements VirtDriver {
     }
   }
 
+  async addresses(id: string): Promise<NicAddress[]> {
+    // Slirp's DHCP hands out dhcpstart first, and each user NIC has a slirp of its own.
+    return this.#spec(id).nics.filter((n) => n.user && !n.tap).map((n) => ({ mac: n.mac, ip: USER_NET_GUEST_IP }))
+  }
+
+  snapshot(id: string, destPath: string): Promise<void> {
+    return this.#locked(id, async () => {
+      const state = await this.#state(id)
+      const p = this.#paths(id)
+      const dest = resolve(destPath)
+      const tmp = `${dest}.part`
+      await mkdir(dirname(dest), { recursive: true })
+      // `stop` drains and flushes the guest's disk I/O: the overlay on disk is then consistent.
+      const pausedHere = state === 'running'
+      if (pausedHere) await this.#qmp(id, (q) => q.execute('stop'))
+      try {
+        await convertFlat(this.#o.qemuImg, p.disk, tmp)
+        await rename(tmp, dest)
+      } catch (e) {
+        await rm(tmp, { force: true })
+        throw e
+      } finally {
+        if (pausedHere) await this.#qmp(id, (q) => q.execute('cont'))
+      }
+    })
+  }
+
+  suspend(id: string): Promise<void> {
+    return this.#locked(id, async () => {
+      const state = await this.#state(id)
+      if (state === 'suspended') return
+      if (state !== 'running') throw invalidState(id, 'suspend', state)
+      const p = this.#paths(id)
+      // The memory really goes to disk (QEMU migration to a file), then the process ends.
+      await this.#qmp(id, (q) => saveMemory(q, p, this.#o.migrateTimeoutMs)).catch((e: Error) => {
+        throw new Error(`suspend of instance ${id} failed: ${e.message}`, { cause: e })
+      })
+      await this.#kill(p)
+    })
+  }
+
+  resume(id: string): Promise<void> {
+    return this.#locked(id, async () => {
+      const state = await this.#state(id)
+      if (state === 'running') return
+      if (state !== 'suspended') throw invalidState(id, 'resume', state)
+      const p = this.#paths(id)
+      await this.#launch(this.#spec(id), p, p.suspendState)
+      try {
+        await this.#qmp(id, (q) => loadMemory(q, this.#o.migrateTimeoutMs))
+      } catch (e) {
+        // The saved state stays: the instance is still suspended, and a retry may work.
+        await this.#kill(p)
+        throw new Error(`resume of instance ${id} failed: ${(e as Error).message}`, { cause: e })
+      }
+      await rm(p.suspendState, { force: true })
+    })
+  }
+
+  rebuild(id: string, image: ImageRef): Promise<void> {
+    return this.#locked(id, async () => {
+      const state = await this.#state(id)
+      if (state === 'paused' || state === 'suspended') throw invalidState(id, 'rebuild', state)
+      const p = this.#paths(id)
+      if (await preResizeSpec(p)) throw resizePending(id)
+      const spec: InstanceSpec = { ...this.#spec(id), image: structuredClone(image) }
+      spec.image.path = resolve(spec.image.path)
+      await this.#stop(id, state)
+      // The new overlay is made beside the old one and renamed over it: never no disk at all.
+      const fresh = `${p.disk}.new`
+      await createOverlay(this.#o.qemuImg, {
+        base: spec.image.path, baseFormat: spec.image.format, overlay: fresh, sizeBytes: spec.flavor.diskGb * GiB,
+      }).catch(async (e) => { await rm(fresh, { force: true }); throw e })
+      await rename(fresh, p.disk)
+      await this.#saveSpec(spec)
+      if (state === 'running') await this.#launch(spec, p)
+    })
+  }
+
+  resize(id: string, flavor: FlavorSpec): Promise<void> {
+    return this.#locked(id, async () => {
+      const spec = this.#spec(id)
+      const p = this.#paths(id)
+      const kept = await preResizeSpec(p)
+      if (kept && sameFlavor(spec.flavor, flavor)) return  // a retry of the resize just done
+      // Kept files next to an unchanged spec: an earlier resize stopped half-way; finish this one.
+      if (kept && !sameFlavor(kept.flavor, spec.flavor)) throw resizePending(id)
+      const state = await this.#state(id)
+      if (state === 'paused' || state === 'suspended') throw invalidState(id, 'resize', state)
+      if (flavor.diskGb < spec.flavor.diskGb) {
+        throw conflict(`Cannot resize instance ${id} to a smaller root disk (${flavor.diskGb} GB < ${spec.flavor.diskGb} GB).`)
+      }
+      await this.#stop(id, state)
+      if (!kept) await keepForRevert(p, spec)
+      const size = flavor.diskGb * GiB
+      if (size > await imageVirtualSize(this.#o.qemuImg, p.disk, 'qcow2')) await growImage(this.#o.qemuImg, p.disk, size)
+      const next = { ...spec, flavor: { ...flavor } }
+      await this.#saveSpec(next)
+      if (state === 'running') await this.#launch(next, p)
+    })
+  }
+
+  confirmResize(id: string): Promise<void> {
+    return this.#locked(id, async () => {
+      this.#spec(id)
+      await dropKept(this.#paths(id))
+    })
+  }
+
+  revertResize(id: string): Promise<void> {
+    return this.#locked(id, async () => {
+      this.#spec(id)
+      const p = this.#paths(id)
+      const old = await preResizeSpec(p)
+      if (!old) return
+      const state = await this.#state(id)
+      // A revert brings back the disk the guest had before: whatever runs now is discarded.
+      await this.#stop(id, state)
+      await rm(p.suspendState, { force: true })
+      await restoreKept(p, old)
+      this.#specs.set(id, old)
+      if (state === 'running' || state === 'paused') await this.#launch(old, p)
+    })
+  }
+
+  /** Brings the guest down for a disk change: a clean shutdown when it runs, else at once. */
+  async #stop(id: string, state: PowerStateName): Promise<void> {
+    if (state === 'running') await this.#powerOff(id, this.#o.powerOffTimeoutMs)
+    else await this.#kill(this.#paths(id))
+  }
+
+  /** Records the instance's new spec, on disk for a restarted agent and in memory. */
+  async #saveSpec(spec: InstanceSpec): Promise<void> {
+    await writeSpec(this.#paths(spec.id), spec)
+    this.#specs.set(spec.id, spec)
+  }
+
   async #powerOff(id: string, timeoutMs: number): Promise<void> {
     const p = this.#paths(id)
     const state = await this.#state(id)
     if (state === 'shutdown') return
+    // A suspended guest has no process to press the button of: stopping drops its saved memory.
+    if (state === 'suspended') return await rm(p.suspendState, { force: true })
     if (state === 'running') {
       // ACPI power button; qemu exits (closing QMP) once the guest has powered off.
       const q = await QmpClient.connect(p.qmp)
@@ -208,9 +381,9 @@ export class QemuDriver implements VirtDriver {
     await this.#kill(p)
   }
 
-  async #launch(spec: InstanceSpec, p: InstancePaths): Promise<void> {
+  async #launch(spec: InstanceSpec, p: InstancePaths, incoming?: string): Promise<void> {
     await this.#cleanRuntime(p)
-    const args = qemuArgs(spec, p, { accel: await this.#accelerator(), daemonize: true })
+    const args = qemuArgs(spec, p, { accel: await this.#accelerator(), daemonize: true, incoming })
     try {
       // With -daemonize the command returns once the guest is set up and running in the background.
       await run(this.#o.binary, args, { timeout: 60_000 })
@@ -246,7 +419,7 @@ export class QemuDriver implements VirtDriver {
     this.#spec(id)
     const p = this.#paths(id)
     const pid = await readPid(p.pid)
-    if (pid === undefined || !await isOurQemu(pid, p.pid)) return 'shutdown'
+    if (pid === undefined || !await isOurQemu(pid, p.pid)) return existsSync(p.suspendState) ? 'suspended' : 'shutdown'
     try {
       const st = await this.#qmp(id, (q) => q.execute<{ status: string }>('query-status'))
       return RUN_STATE[st.status] ?? 'nostate'
@@ -284,4 +457,13 @@ export class QemuDriver implements VirtDriver {
     void next.finally(() => { if (this.#locks.get(id) === next) this.#locks.delete(id) }).catch(() => {})
     return next
   }
+}
+
+/** The Conflict for an operation that must wait until a resize is confirmed or reverted. */
+function resizePending(id: string) {
+  return conflict(`Instance ${id} has a resize awaiting confirmation or revert.`)
+}
+
+function sameFlavor(a: FlavorSpec, b: FlavorSpec): boolean {
+  return a.vcpus === b.vcpus && a.ramMb === b.ramMb && a.diskGb === b.diskGb
 }
