@@ -85,7 +85,10 @@ fi
 # schema per harness).
 store=()
 for f in "${unit[@]}"; do
-  case "$f" in src/identity/*|test/functional/identity-*|src/image/*|src/compute/api/*) store+=("$f") ;; esac
+  case "$f" in
+    src/compute/virt/*) ;;  # no database there
+    src/identity/*|test/functional/identity-*|src/image/*|src/compute/*|test/functional/compute-*) store+=("$f") ;;
+  esac
 done
 if [ -n "${PG_URL:-}" ] && [ "${#store[@]}" -gt 0 ]; then
   section "identity, image and compute API and store tests on PostgreSQL (${#store[@]} files)"
