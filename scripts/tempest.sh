@@ -187,6 +187,10 @@ hostname_fqdn_sanitization = false
 # The os-server metadata API tests are gated on this old name.
 xenapi_apis = true
 
+[network-feature-enabled]
+# No network service yet (issue #5): no floating IPs to allocate or associate.
+floating_ips = false
+
 [validation]
 run_validation = false
 

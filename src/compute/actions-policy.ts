@@ -20,6 +20,7 @@ export const actionRules: Rules = {
   'os_compute_api:servers:confirm_resize': PROJECT_MEMBER_OR_ADMIN,
   'os_compute_api:servers:revert_resize': PROJECT_MEMBER_OR_ADMIN,
   'os_compute_api:servers:create_image': PROJECT_MEMBER_OR_ADMIN,
+  'os_compute_api:os-create-backup': PROJECT_MEMBER_OR_ADMIN,
   'os_compute_api:os-pause-server:pause': PROJECT_MEMBER_OR_ADMIN,
   'os_compute_api:os-pause-server:unpause': PROJECT_MEMBER_OR_ADMIN,
   'os_compute_api:os-suspend-server:suspend': PROJECT_MEMBER_OR_ADMIN,

@@ -133,11 +133,19 @@ export async function handleReport(c: ComputeCtx, uuid: string, r: AgentReport):
       const f = await faultOf(c, tx, row, r, patch, event)
       wake = f.rescheduled
     } else if (current && !opFailed && Number(row.applied_gen) < r.gen && VM_STATE[row.desired_power] === stateFor(r.power_state, row.desired_power)) {
-      // The agent has applied the desired generation: Nova's states follow.
-      const te = row.task_state ? TASK_EVENT[row.task_state] : undefined
-      if (te && !r.op) await event(te[0], te[1], 'Success')
-      Object.assign(patch, { vm_state: resized ? 'resized' : VM_STATE[row.desired_power], task_state: null, applied_gen: r.gen })
+      // The agent has applied the desired generation. Nova's states follow only when that
+      // generation started a transition (an action sets task_state, a create is building): a
+      // generation without one (os-resetState, which clears task_state and sets vm_state
+      // itself) keeps the vm_state the API wrote, so a server reset to ERROR stays in ERROR
+      // until an action changes its desired state.
+      const transition = row.task_state !== null || row.vm_state === 'building' || resized
+      if (transition) {
+        const te = row.task_state ? TASK_EVENT[row.task_state] : undefined
+        if (te && !r.op) await event(te[0], te[1], 'Success')
+        Object.assign(patch, { vm_state: resized ? 'resized' : VM_STATE[row.desired_power], task_state: null })
+      }
       if (!row.launched_at || r.launched) patch.launched_at = now
+      patch.applied_gen = r.gen
       visible = true
     }
     if (visible) patch.updated_at = now

@@ -81,7 +81,8 @@ describe('scheduler and conductor', () => {
     assert.equal(f?.message, NO_VALID_HOST)
     assert.equal(f?.code, 500)
     assert.deepEqual(await eventsOf(bad.uuid), [{ event: SCHEDULE_EVENT, result: 'Error' }])
-    assert.ok(await hostRevision(db(), 'race1') >= 50)
+    // The host's watch moved (once per assignment batch, not once per server).
+    assert.ok(await hostRevision(db(), 'race1') >= 1)
     // Nothing is left to do.
     assert.equal(await conductors[0]!.runOnce(), 0)
   })

@@ -1,9 +1,10 @@
 import { hostname } from 'node:os'
+import type { Transaction } from 'kysely'
 import type { ComputeCtx } from './context.ts'
 import { bumpHost, json, latestAction, notify, recordEvent, recordFault } from './instances.ts'
 import { release } from './placement.ts'
-import { NO_VALID_HOST, type ScheduleResult, Scheduler } from './scheduler.ts'
-import type { InstanceRow } from './schema.ts'
+import { NO_VALID_HOST, type ScheduleResult, Scheduler, type Selection } from './scheduler.ts'
+import type { ComputeSchema, InstanceRow } from './schema.ts'
 
 // The conductor (docs/compute.md "A server's state"): a loop in the controller that takes
 // servers the API created (building/scheduling, no host), schedules each request (the servers
@@ -15,6 +16,9 @@ import type { InstanceRow } from './schema.ts'
 
 /** The event the conductor records on a server's `create` action. */
 export const SCHEDULE_EVENT = 'conductor_schedule_and_build_instances'
+
+/** Placed servers handed to their hosts per transaction. */
+const ASSIGN_CHUNK = 200
 
 /** Options of the conductor loop. */
 export interface ConductorOptions {
@@ -100,43 +104,97 @@ export class Conductor {
       else requests.set(r.reservation_id, [r])
     }
     let done = 0
+    let first = true
+    const placed: Selection[] = []
     for (const batch of requests.values()) {
       const sys = json<Record<string, unknown>>(batch[0]!.system_metadata, {})
       const min = Number(sys.min_count)
-      const result = await this.scheduler.schedule(batch, Number.isInteger(min) && min >= 1 ? min : batch.length)
-      done += await this.#record(result)
+      // One refresh of the host view per pass; the requests after the first see its claims.
+      const result = await this.scheduler.schedule(batch, Number.isInteger(min) && min >= 1 ? min : batch.length, { fresh: first })
+      first = false
+      placed.push(...result.placed)
+      done += await this.#fail(result)
+      // Hand the placed ones over in chunks, so agents start while the rest is scheduled.
+      if (placed.length >= ASSIGN_CHUNK) done += await this.#assign(placed.splice(0))
+    }
+    if (placed.length) done += await this.#assign(placed)
+    return done
+  }
+
+  /**
+   * Gives placed servers their hosts: one transaction for the lot (each row guarded by
+   * `host IS NULL`, rows taken in uuid order and host revisions after them, the same order
+   * as the API and the report handler, so PostgreSQL never finds a lock cycle), one revision
+   * bump per host, and the scheduling events. A batch that fails is retried one server at a
+   * time, so one bad row cannot hold back the others.
+   */
+  async #assign(placed: Selection[]): Promise<number> {
+    const c = this.#c
+    const sorted = [...placed].sort((a, b) => (a.row.uuid < b.row.uuid ? -1 : a.row.uuid > b.row.uuid ? 1 : 0))
+    let assigned: Selection[] | undefined
+    if (sorted.length > 1) {
+      assigned = await c.db.transaction().execute((tx) => this.#assignIn(tx, sorted)).catch((err: unknown) => {
+        c.log.warn({ err, servers: sorted.length }, 'assigning hosts in one batch failed; one at a time')
+        return undefined
+      })
+    }
+    if (!assigned) {
+      assigned = []
+      for (const p of sorted) {
+        const one = await c.db.transaction().execute((tx) => this.#assignIn(tx, [p])).catch((err: unknown) => {
+          c.log.error({ err, instance: p.row.uuid }, 'assigning a host failed')
+          return []
+        })
+        assigned.push(...one)
+      }
+    }
+    const ok = new Set(assigned.map((p) => p.row.uuid))
+    for (const p of sorted) {
+      if (ok.has(p.row.uuid)) continue
+      // Deleted meanwhile, or placed by another controller: give the room back.
+      await release(c.db, p.row.uuid, p.rpUuid)
+      this.scheduler.released(p)
+    }
+    for (const host of new Set(assigned.map((p) => p.host))) notify(c, host)
+    for (const p of assigned) c.log.debug({ instance: p.row.uuid, host: p.host }, 'scheduled')
+    return assigned.length
+  }
+
+  /** The writes of #assign inside `tx`; answers the servers that got their host. */
+  async #assignIn(tx: Transaction<ComputeSchema>, sorted: Selection[]): Promise<Selection[]> {
+    const c = this.#c
+    const now = new Date(c.clock.now()).toISOString()
+    const done: Selection[] = []
+    for (const p of sorted) {
+      const r = await tx.updateTable('instances').set({ host: p.host, node: p.node, task_state: 'spawning', updated_at: now })
+        .where('uuid', '=', p.row.uuid).where('host', 'is', null).where('deleted', '=', 0).where('task_state', '=', 'scheduling')
+        .executeTakeFirst()
+      if (Number(r.numUpdatedRows) === 1) done.push(p)
+    }
+    if (!done.length) return done
+    for (const host of [...new Set(done.map((p) => p.host))].sort()) await bumpHost(tx, host)
+    // The create actions (newest per server) and their scheduling events, in set-wise statements.
+    const uuids = done.map((p) => p.row.uuid)
+    const actions: number[] = []
+    for (let i = 0; i < uuids.length; i += 500) {
+      const rows = await tx.selectFrom('instance_actions').select(['uuid', (eb) => eb.fn.max('id').as('id')])
+        .where('uuid', 'in', uuids.slice(i, i + 500)).where('action', '=', 'create').groupBy('uuid').execute()
+      actions.push(...rows.map((a) => Number(a.id)))
+    }
+    if (actions.length) {
+      await tx.insertInto('instance_action_events').values(actions.map((id) => ({
+        action_id: id, event: SCHEDULE_EVENT, start_time: now, finish_time: now, result: 'Success', traceback: null,
+        host: this.#host, details: null,
+      })) as never).execute()
+      await tx.updateTable('instance_actions').set({ updated_at: now, finish_time: now }).where('id', 'in', actions).execute()
     }
     return done
   }
 
-  /** Writes a request's outcome: hosts for the placed servers, ERROR for the others. */
-  async #record(result: ScheduleResult): Promise<number> {
+  /** Puts the servers of a request that found no host in ERROR with NoValidHost. */
+  async #fail(result: ScheduleResult): Promise<number> {
     const c = this.#c
     let n = 0
-    for (const p of result.placed) {
-      const now = new Date(c.clock.now()).toISOString()
-      const assigned = await c.db.transaction().execute(async (tx) => {
-        const r = await tx.updateTable('instances').set({ host: p.host, node: p.node, task_state: 'spawning', updated_at: now })
-          .where('uuid', '=', p.row.uuid).where('host', 'is', null).where('deleted', '=', 0).where('task_state', '=', 'scheduling')
-          .executeTakeFirst()
-        if (Number(r.numUpdatedRows) !== 1) return false
-        await bumpHost(tx, p.host)
-        const action = await latestAction(tx, p.row.uuid, 'create')
-        if (action !== undefined) await recordEvent(tx, c, { actionId: action, event: SCHEDULE_EVENT, host: this.#host, result: 'Success' })
-        return true
-      }).catch((err: unknown) => {
-        c.log.error({ err, instance: p.row.uuid }, 'assigning a host failed')
-        return false
-      })
-      if (assigned) {
-        n++
-        notify(c, p.host)
-        c.log.info({ instance: p.row.uuid, host: p.host }, 'scheduled')
-      } else {
-        // Deleted meanwhile, or placed by another controller: give the room back.
-        await release(c.db, p.row.uuid, p.rpUuid)
-      }
-    }
     for (const f of result.failed) {
       const now = new Date(c.clock.now()).toISOString()
       const failed = await c.db.transaction().execute(async (tx) => {

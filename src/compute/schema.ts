@@ -25,7 +25,7 @@ export interface QuotaRow { project_id: string; user_id: string; resource: strin
 export interface QuotaClassRow { class_name: string; resource: string; hard_limit: number }
 
 /** The tables of the `compute` schema, for Kysely. */
-export interface ComputeSchema extends ServerTables {
+export interface ComputeSchema extends ServerTables, AggregateTables {
   flavors: FlavorRow
   flavor_extra_specs: FlavorExtraSpecRow
   flavor_projects: FlavorProjectRow
@@ -406,5 +406,51 @@ const servers: Migration = {
   },
 }
 
+// ---- Host aggregates (migration 4) ---------------------------------------------------------------
+// Nova's aggregates; an aggregate's availability zone is its metadata key `availability_zone`,
+// mirrored into `services.zone` of its hosts (src/compute/aggregates.ts).
+
+/** A host aggregate. Deleting one removes the row (Nova soft-deletes; nothing here reads deleted ones). */
+export interface AggregateRow { id: number; uuid: string; name: string; created_at: string; updated_at: string | null }
+/** A host in an aggregate. */
+export interface AggregateHostRow { aggregate_id: number; host: string }
+/** An aggregate's metadata (including `availability_zone`). */
+export interface AggregateMetadataRow { aggregate_id: number; key: string; value: string }
+
+/** The tables migration 4 adds. */
+export interface AggregateTables {
+  aggregates: AggregateRow
+  aggregate_hosts: AggregateHostRow
+  aggregate_metadata: AggregateMetadataRow
+}
+
+const aggregates: Migration = {
+  version: 4,
+  name: 'host aggregates',
+  async up(db: Kysely<any>, engine) {
+    const serial = (c: any) => engine === 'postgres' ? c.generatedByDefaultAsIdentity().primaryKey() : c.primaryKey().autoIncrement()
+    await db.schema.createTable('aggregates')
+      .addColumn('id', 'integer', serial)
+      .addColumn('uuid', 'text', (c) => c.notNull().unique())
+      // Rows are removed on delete, so a plain unique is "unique among live aggregates".
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text')
+      .execute()
+    await db.schema.createTable('aggregate_hosts')
+      .addColumn('aggregate_id', 'integer', (c) => c.notNull().references('aggregates.id').onDelete('cascade'))
+      .addColumn('host', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('aggregate_hosts_pk', ['aggregate_id', 'host'])
+      .execute()
+    await db.schema.createIndex('aggregate_hosts_host').on('aggregate_hosts').columns(['host']).execute()
+    await db.schema.createTable('aggregate_metadata')
+      .addColumn('aggregate_id', 'integer', (c) => c.notNull().references('aggregates.id').onDelete('cascade'))
+      .addColumn('key', 'text', (c) => c.notNull())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('aggregate_metadata_pk', ['aggregate_id', 'key'])
+      .execute()
+  },
+}
+
 /** Migrations of the `compute` schema, oldest first. */
-export const computeMigrations: Migration[] = [foundation, quotaClasses, servers]
+export const computeMigrations: Migration[] = [foundation, quotaClasses, servers, aggregates]

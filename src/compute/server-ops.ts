@@ -7,11 +7,15 @@ import { type FlavorSnapshot, getInstance, json } from './instances.ts'
 import { claim, release, resourcesOf } from './placement.ts'
 import { type Caller, type ServerActionService, type StateRule, checkState, opId } from './server-actions.ts'
 import type { ComputeSchema, InstanceRow } from './schema.ts'
+import type { QuotaService } from './quotas.ts'
 
 // The server actions that involve more than a state change: rebuild (a Glance image checked
 // with the caller's token), createImage (the snapshot's Glance record made with the caller's
 // token), resize / confirmResize / revertResize (a placement claim on the same host) and the
 // console output (asked of the host's agent synchronously).
+
+/** createBackup's backup type and how many backups of that type to keep. */
+export interface BackupSpec { type: string; rotation: number }
 
 /** What rebuild may change besides the image (all optional; null clears where Nova allows). */
 export interface RebuildInput {
@@ -23,6 +27,8 @@ export interface RebuildInput {
   userData?: string | null
   accessIPv4?: string
   accessIPv6?: string
+  /** OS-DCF:diskConfig (AUTO or MANUAL), kept in system_metadata as at create. */
+  diskConfig?: 'AUTO' | 'MANUAL'
 }
 
 /** Glance properties a snapshot does not inherit from its server's image (Nova's NON_INHERITABLE_IMAGE_PROPERTIES). */
@@ -48,7 +54,8 @@ export function imageSystemMetadata(img: GlanceImage): Record<string, string> {
 
 /** The actions beyond plain state changes; uses ServerActionService.apply for the state machine. */
 export class ServerOpsService {
-  constructor(private readonly c: ComputeCtx, private readonly actions: ServerActionService) {}
+  /** `quotas` checks a resize's growth (Nova's _check_quota_for_upsize). */
+  constructor(private readonly c: ComputeCtx, private readonly actions: ServerActionService, private readonly quotas: QuotaService) {}
 
   /**
    * rebuild: the image must exist for the caller and be active, and fit the flavor. The new
@@ -78,6 +85,7 @@ export class ServerOpsService {
     const sys = { ...json<Record<string, string>>(row.system_metadata, {}) }
     for (const k of Object.keys(sys)) if (k.startsWith('image_')) delete sys[k]
     Object.assign(sys, imageSystemMetadata(img))
+    if (r.diskConfig) sys.disk_config = r.diskConfig
     return this.actions.apply(caller, uuid, rule, {
       task_state: 'rebuilding', image_ref: img.id, system_metadata: JSON.stringify(sys),
       pending_op: { id: opId(), kind: 'rebuild', imageRef: img.id },
@@ -113,8 +121,8 @@ export class ServerOpsService {
    * the server's project) with the caller's token, then sets task_state image_snapshot and the
    * pending op. A lost race deletes the record again. Returns the image id.
    */
-  async createImage(caller: Caller, uuid: string, name: string, metadata: Record<string, string>): Promise<string> {
-    const rule: StateRule = { action: 'createImage', vmStates: ['active', 'stopped', 'paused', 'suspended'] }
+  async createImage(caller: Caller, uuid: string, name: string, metadata: Record<string, string>, backup?: BackupSpec): Promise<string> {
+    const rule: StateRule = { action: backup ? 'createBackup' : 'createImage', vmStates: ['active', 'stopped', 'paused', 'suspended'] }
     const row = await this.actions.load(caller, uuid)
     checkState(row, rule, caller.isAdmin)
     await this.checkMetadataQuota(row.project_id, Object.keys(metadata).length)
@@ -123,13 +131,17 @@ export class ServerOpsService {
     for (const [k, v] of Object.entries(sys)) {
       if (!k.startsWith('image_')) continue
       const p = k.slice(6)
-      if (NON_INHERITABLE.has(p) || ['base_image_ref', 'min_ram', 'min_disk', 'disk_format', 'container_format'].includes(p)) continue
+      // Glance's own attributes of the server's image (size, checksum…, kept at create as
+      // image_size etc.) are not properties a snapshot can be given.
+      if (NON_INHERITABLE.has(p) || GLANCE_CORE.has(p) || p === 'base_image_ref') continue
       props[p] = v
     }
-    Object.assign(props, metadata, {
-      instance_uuid: row.uuid, user_id: caller.ctx.userId, image_type: 'snapshot',
+    // The caller's metadata comes last: it may override even image_type (Nova's
+    // _initialize_instance_snapshot_metadata updates the properties with it).
+    Object.assign(props, {
+      instance_uuid: row.uuid, user_id: caller.ctx.userId, image_type: backup ? 'backup' : 'snapshot',
       base_image_ref: sys.image_base_image_ref ?? row.image_ref,
-    })
+    }, metadata, backup ? { backup_type: backup.type } : {})
     // The agent uploads a qcow2; Glance needs the formats set before data arrives, and the
     // agent's client has no metadata update, so the record states them now.
     const img = await this.c.glance.create({
@@ -137,12 +149,29 @@ export class ServerOpsService {
       min_ram: Number(sys.image_min_ram ?? 0), min_disk: Math.max(Number(sys.image_min_disk ?? 0), Number(json<FlavorSnapshot>(row.flavor, {} as FlavorSnapshot).root_gb ?? 0)),
     }, caller.token)
     try {
-      await this.actions.apply(caller, uuid, rule, { task_state: 'image_snapshot', pending_op: { id: opId(), kind: 'snapshot', imageId: img.id } })
+      await this.actions.apply(caller, uuid, rule, {
+        task_state: backup ? 'image_backup' : 'image_snapshot', pending_op: { id: opId(), kind: 'snapshot', imageId: img.id },
+      })
     } catch (e) {
       await this.c.glance.delete(img.id, caller.token).catch(() => undefined)
       throw e
     }
+    if (backup) await this.rotateBackups(caller, row.uuid, backup, img.id)
     return img.id
+  }
+
+  /**
+   * Nova's _rotate_backups: of the server's backups of this type (the new one included), only
+   * the `rotation` newest stay; older ones are deleted in Glance as the caller. Nova rotates once
+   * the upload is done; here it happens when the new backup is accepted, which leaves the same
+   * images when the snapshot succeeds.
+   */
+  private async rotateBackups(caller: Caller, uuid: string, backup: BackupSpec, newId: string): Promise<void> {
+    const all = await this.c.glance.list({ instance_uuid: uuid, image_type: 'backup', backup_type: backup.type }, caller.token)
+    const others = all.filter((i) => i.id !== newId).sort((a, b) => b.created_at.localeCompare(a.created_at))
+    for (const old of others.slice(Math.max(0, backup.rotation - 1))) {
+      await this.c.glance.delete(old.id, caller.token).catch((e) => this.c.log.warn({ err: e, image: old.id }, 'backup rotation: delete failed'))
+    }
   }
 
   /**
@@ -151,7 +180,7 @@ export class ServerOpsService {
    * Nova's migration does), the old flavor is kept in system_metadata for revert, and the
    * server's flavor becomes the new one with task_state resize_prep and the pending op.
    */
-  async resize(caller: Caller, uuid: string, flavorRef: string): Promise<InstanceRow> {
+  async resize(caller: Caller, uuid: string, flavorRef: string, diskConfig?: 'AUTO' | 'MANUAL'): Promise<InstanceRow> {
     const rule: StateRule = { action: 'resize', vmStates: ['active', 'stopped'], lock: true, host: true }
     const row = await this.actions.load(caller, uuid)
     const flavor = await this.flavorSnapshot(caller, row, flavorRef)
@@ -160,6 +189,10 @@ export class ServerOpsService {
     if (flavor.flavorid === current.flavorid) throw badRequest('When resizing, instances must change flavor!')
     if (flavor.root_gb === 0 && Number(current.root_gb) !== 0) throw badRequest('Resize to zero disk flavor is not allowed.')
     if (flavor.root_gb < Number(current.root_gb)) throw badRequest('Unable to resize disk down.')
+    // Only growth counts against the quota (a downsize frees nothing until confirm, as in Nova).
+    await this.quotas.checkServerDeltas(row.project_id, {
+      cores: flavor.vcpus - Number(current.vcpus), ram: flavor.memory_mb - Number(current.memory_mb),
+    })
     const node = await this.c.db.selectFrom('compute_nodes').select('uuid').where('host', '=', row.host!).executeTakeFirst()
     if (!node) throw new CloudError('Conflict', `Compute host ${row.host} could not be found.`)
     const migration = randomUUID()
@@ -168,8 +201,9 @@ export class ServerOpsService {
     if (got !== 'claimed') {
       throw badRequest(`No valid host was found. Host ${row.host} has no room for flavor ${flavor.name} (${got}).`)
     }
-    const sys = { ...json<Record<string, string>>(row.system_metadata, {}), old_flavor: row.flavor, new_flavor: JSON.stringify(flavor),
+    const sys: Record<string, string> = { ...json<Record<string, string>>(row.system_metadata, {}), old_flavor: row.flavor, new_flavor: JSON.stringify(flavor),
       migration_uuid: migration, old_vm_state: row.vm_state }
+    if (diskConfig) sys.disk_config = diskConfig
     try {
       return await this.actions.apply(caller, uuid, rule, {
         task_state: 'resize_prep', flavor: JSON.stringify(flavor), system_metadata: JSON.stringify(sys),
@@ -241,7 +275,10 @@ export class ServerOpsService {
     }
     const node = await this.c.db.selectFrom('compute_nodes').select('agent_url').where('host', '=', row.host).executeTakeFirst()
     if (!node?.agent_url) throw new CloudError('Conflict', `The compute agent of host ${row.host} has no console endpoint registered.`)
-    const url = `${node.agent_url.replace(/\/$/, '')}/instances/${encodeURIComponent(uuid)}/console${length !== undefined && length >= 0 ? `?length=${length}` : ''}`
+    // The agent keeps a final newline out of its line count; Nova's _tail_log counts the empty
+    // piece after it as a line. One more line from the agent, cut here as Nova cuts it.
+    const tail = length !== undefined && length >= 0 ? length : undefined
+    const url = `${node.agent_url.replace(/\/$/, '')}/instances/${encodeURIComponent(uuid)}/console${tail !== undefined ? `?length=${tail + 1}` : ''}`
     let r: Response
     try {
       r = await fetch(url, { headers: { 'x-auth-token': caller.token }, signal: AbortSignal.timeout(10_000) })
@@ -252,8 +289,13 @@ export class ServerOpsService {
     if (!r.ok) throw new CloudError('Unavailable', `The compute agent of host ${row.host} answered ${r.status} for the console output.`)
     const body = await r.json().catch(() => undefined) as { output?: unknown } | undefined
     if (typeof body?.output !== 'string') throw new CloudError('Unavailable', `The compute agent of host ${row.host} gave no console output.`)
-    return body.output
+    return tail === undefined ? body.output : novaTail(body.output, tail)
   }
+}
+
+/** The last `n` pieces of `log` split at newlines (nova/compute/manager.py _tail_log); 0 → ''. */
+export function novaTail(log: string, n: number): string {
+  return n === 0 ? '' : log.split('\n').slice(-n).join('\n')
 }
 
 /**

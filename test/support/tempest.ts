@@ -20,6 +20,12 @@ export interface TempestSuite {
   interopPrefix: string
   /** File of known failures (one test id per line, '#' comments give the reason). */
   knownFailures: string
+  /**
+   * Interop tests that cannot pass until a service of a later issue exists (Neutron, Cinder):
+   * a file with one idempotent id per line and its reason in a '#' comment. They are reported,
+   * not asserted; every other interop test must pass.
+   */
+  interopWaiting?: string
   /** Port offset of the cloud (each suite its own). */
   portOffset: number
   /** Extra environment for scripts/tempest.sh (e.g. TEMPEST_SWIFT=true). */
@@ -48,9 +54,15 @@ export async function runTempestSuite(s: TempestSuite): Promise<TempestSummary> 
       const interop = readFileSync(interopFile, 'utf8').split('\n').filter((l) => l.startsWith(s.interopPrefix))
       const failedInterop: string[] = []
       const notRun: string[] = []
+      const waiting = new Set(s.interopWaiting ? readFileSync(s.interopWaiting, 'utf8').split('\n')
+        .map((l) => l.replace(/#.*/, '').trim()).filter(Boolean) : [])
       for (const line of new Set(interop)) {
         const id = /\[id-([0-9a-f-]+)/.exec(line)?.[1]
         const status = id ? results.get(id) : undefined
+        if (id && waiting.has(id)) {
+          if (status !== 'success') console.log(`interop ${s.label}, waiting for a later service: ${line} (${status ?? 'not run'})`)
+          continue
+        }
         if (status === undefined) notRun.push(line)
         else if (status !== 'success') failedInterop.push(`${line}: ${status}`)
       }

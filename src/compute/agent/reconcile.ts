@@ -139,7 +139,8 @@ export class Reconciler {
       else op = { id: pending.id, ...await runOp(this.d, inst, pending) }
       if (!done) await this.d.files.recordOp(inst.uuid, op)
     }
-    state = await this.#converge(inst, await driver.getState(inst.uuid))
+    // The state read above still holds unless an op ran since (it may have rebooted or resized).
+    state = await this.#converge(inst, op ? await driver.getState(inst.uuid) : state)
     await this.#refreshAddresses(inst)
     if (!launched && !op && inst.applied_gen === inst.desired_gen) return
     await this.#report(inst.uuid, {
@@ -204,6 +205,8 @@ export class Reconciler {
     const { driver } = this.d
     const id = inst.uuid
     const want = inst.desired_power as Exclude<DesiredPower, 'deleted'>
+    // Already there: no need to ask the hypervisor again (a QMP round trip per server and answer).
+    if (state === want) return state
     try {
       if (want === 'running') {
         if (state === 'paused') await driver.unpause(id)

@@ -73,8 +73,10 @@ describe('os-instance-actions and console output', () => {
       const s = await insertServer(h, { project_id: member.projectId, user_id: member.userId, host: 'host9', node: 'host9' })
       const r = await act(s.uuid, { 'os-getConsoleOutput': { length: '2' } })
       assert.equal(r.status, 200)
-      assert.deepEqual(r.body, { output: 'line1\nline2\n' })
-      assert.equal(seen[0]!.url, `/instances/${s.uuid}/console?length=2`)
+      // Nova's _tail_log counts the empty piece after a final newline as a line: of 2 "lines"
+      // one is that piece. The agent counts without it, so it is asked for one more.
+      assert.deepEqual(r.body, { output: 'line2\n' })
+      assert.equal(seen[0]!.url, `/instances/${s.uuid}/console?length=3`)
       assert.equal(seen[0]!.token, member.token)
     } finally {
       agent.close()

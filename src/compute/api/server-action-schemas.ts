@@ -29,6 +29,14 @@ export const RESIZE = action('resize', {
 export const CREATE_IMAGE = action('createImage', {
   type: 'object', required: ['name'], additionalProperties: false, properties: { name: NAME, metadata: METADATA },
 })
+/** createBackup {name, backup_type, rotation, metadata} (schemas/create_backup.py). */
+export const CREATE_BACKUP = action('createBackup', {
+  type: 'object', required: ['name', 'backup_type', 'rotation'], additionalProperties: false,
+  properties: {
+    name: NAME, backup_type: { type: 'string' }, metadata: METADATA,
+    rotation: { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 0, minLength: 1 },
+  },
+})
 /** lock (2.73: locked_reason). */
 export const LOCK = action('lock', {
   type: ['object', 'null'], additionalProperties: false,

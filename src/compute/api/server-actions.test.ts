@@ -192,6 +192,10 @@ describe('server actions', () => {
     assert.equal(img.owner, member.projectId)
     assert.equal(img.user_id, member.userId)
     assert.equal(img.k, 'v')
+    // The caller's metadata may override the properties Nova sets (image_type), as in Nova.
+    const s3 = await insertServer(h, { project_id: other.projectId, user_id: other.userId })
+    r = await act(s3.uuid, { createImage: { name: 'snap3', metadata: { image_type: 'test' } } }, { version: '2.45', token: other.token })
+    assert.equal((await h.compute.ctx.glance.get(r.body.image_id, other.token))?.image_type, 'test')
     // Before 2.45: no body, a Location header.
     const s2 = await mine()
     const raw = await h.call('POST', `/v2.1/servers/${s2.uuid}/action`, { token: member.token, body: { createImage: { name: 'snap2' } } })
@@ -258,5 +262,84 @@ describe('server actions', () => {
     assert.equal(r.body.badRequest.message, 'Unavailable console type serial.')
     r = await act(s.uuid, { 'os-getSerialConsole': { type: 'serial' } })
     assert.equal(r.status, 400)
+  })
+
+  it('resize checks the quota of the growth (403, nothing changes) and keeps OS-DCF:diskConfig', async () => {
+    await h.json('POST', '/v2.1/flavors', { body: { flavor: { name: 'm1.huge', id: 'huge', ram: 768, vcpus: 4, disk: 2 } } })
+    const p = await h.projectUser('member')
+    const s = await insertServer(h, { project_id: p.projectId, user_id: p.userId })
+    let r = await h.json('PUT', `/v2.1/os-quota-sets/${p.projectId}`, { body: { quota_set: { cores: 3 } } })
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    r = await act(s.uuid, { resize: { flavorRef: 'huge' } }, { token: p.token })
+    assert.equal(r.status, 403)
+    assert.equal(r.body.forbidden.message, 'Quota exceeded for cores: Requested 3, but already used 1 of 3 cores')
+    let row = await rowOf(h, s.uuid)
+    assert.equal(row.task_state, null)
+    assert.equal(json<any>(row.flavor, {}).flavorid, 'small')
+    assert.equal(json<any>(row.system_metadata, {}).migration_uuid, undefined)
+    // Within the quota it goes through, and the disk config asked for is kept.
+    await h.json('PUT', `/v2.1/os-quota-sets/${p.projectId}`, { body: { quota_set: { cores: 20 } } })
+    r = await act(s.uuid, { resize: { flavorRef: 'huge', 'OS-DCF:diskConfig': 'AUTO' } }, { token: p.token })
+    assert.equal(r.status, 202, JSON.stringify(r.body))
+    row = await rowOf(h, s.uuid)
+    assert.equal(json<any>(row.system_metadata, {}).disk_config, 'AUTO')
+  })
+
+  it('forceDelete deletes any server like a delete; 404 for an unknown one, 409 when locked by an admin', async () => {
+    let r = await act('00000000-0000-4000-8000-000000000000', { forceDelete: null })
+    assert.equal(r.status, 404)
+    const s = await mine({ vm_state: 'error' })
+    r = await act(s.uuid, { forceDelete: null })
+    assert.equal(r.status, 202, JSON.stringify(r.body))
+    const row = await rowOf(h, s.uuid)
+    assert.equal(row.desired_power, 'deleted')
+    assert.equal(row.task_state, 'deleting')
+    const l = await mine()
+    assert.equal((await act(l.uuid, { lock: null }, { token: h.identity.adminToken })).status, 202)
+    r = await act(l.uuid, { forceDelete: null })
+    assert.equal(r.status, 409)
+    assert.equal((await rowOf(h, l.uuid)).task_state, null)
+  })
+
+  it('actions not offered: 404 for an unknown server, else 501', async () => {
+    let r = await act('00000000-0000-4000-8000-000000000000', { migrate: null })
+    assert.equal(r.status, 404)
+    const s = await mine()
+    r = await act(s.uuid, { migrate: null })
+    assert.equal(r.status, 501)
+  })
+
+  it('rebuild keeps OS-DCF:diskConfig', async () => {
+    const img = await h.makeImage()
+    const s = await mine({ system_metadata: JSON.stringify({ disk_config: 'MANUAL' }) })
+    const r = await act(s.uuid, { rebuild: { imageRef: img, 'OS-DCF:diskConfig': 'AUTO' } })
+    assert.equal(r.status, 202, JSON.stringify(r.body))
+    assert.equal(r.body.server['OS-DCF:diskConfig'], 'AUTO')
+  })
+
+  it('createBackup makes a backup image and keeps only `rotation` of that type', async () => {
+    const s = await mine()
+    const ids: string[] = []
+    for (const name of ['b1', 'b2', 'b3']) {
+      const r = await act(s.uuid, { createBackup: { name, backup_type: 'daily', rotation: 2 } }, { version: '2.45' })
+      assert.equal(r.status, 202, JSON.stringify(r.body))
+      ids.push(r.body.image_id)
+      const row = await rowOf(h, s.uuid)
+      assert.equal(row.task_state, 'image_backup')
+      // The agent finished the snapshot.
+      await h.compute.ctx.db.updateTable('instances').set({ task_state: null, pending_op: null }).where('uuid', '=', s.uuid).execute()
+      await new Promise((res) => setTimeout(res, 5))
+    }
+    const left = await h.compute.ctx.glance.list({ instance_uuid: s.uuid, image_type: 'backup' }, member.token)
+    assert.deepEqual(left.map((i) => i.id).sort(), ids.slice(1).sort())
+    assert.equal(left[0]!.backup_type, 'daily')
+    // Before 2.45: a Location header; bad bodies are 400.
+    const raw = await h.call('POST', `/v2.1/servers/${s.uuid}/action`, { token: member.token,
+      body: { createBackup: { name: 'b4', backup_type: 'weekly', rotation: '1' } } })
+    assert.equal(raw.statusCode, 202)
+    assert.match(String(raw.headers.location), /\/images\/[0-9a-f-]{36}$/)
+    await h.compute.ctx.db.updateTable('instances').set({ task_state: null, pending_op: null }).where('uuid', '=', s.uuid).execute()
+    assert.equal((await act(s.uuid, { createBackup: { name: 'b5', backup_type: 'daily', rotation: -1 } })).status, 400)
+    assert.equal((await act(s.uuid, { createBackup: { name: 'b5', rotation: 1 } })).status, 400)
   })
 })

@@ -6,9 +6,10 @@ import { atLeast } from '../microversion.ts'
 import { type Caller, type ServerActionService, invalidState } from '../server-actions.ts'
 import type { ServerOpsService } from '../server-ops.ts'
 import type { InstanceRow } from '../schema.ts'
+import { type ServerService, checkLocked } from '../servers.ts'
 import { deny, validateBody } from './common.ts'
 import { loadViewExtras, serverView } from './server-views.ts'
-import { rebuildSchema, REBOOT, RESIZE, CREATE_IMAGE, LOCK, RESET_STATE, CONSOLE_OUTPUT, REMOTE_CONSOLE, adminPass } from './server-action-schemas.ts'
+import { rebuildSchema, REBOOT, RESIZE, CREATE_IMAGE, CREATE_BACKUP, LOCK, RESET_STATE, CONSOLE_OUTPUT, REMOTE_CONSOLE, adminPass } from './server-action-schemas.ts'
 
 // POST /servers/{id}/action (nova/api/openstack/compute/servers.py, server actions' own
 // controllers): one body key names the action. Order as in Nova: the body schema (400), the
@@ -18,11 +19,11 @@ type Handler = (req: FastifyRequest, reply: FastifyReply, caller: Caller, uuid: 
 
 /** Nova actions this cloud does not offer (yet): a clear 501 rather than "no such action". */
 const NOT_OFFERED = ['changePassword', 'rescue', 'unrescue', 'shelve', 'shelveOffload', 'unshelve', 'migrate', 'os-migrateLive',
-  'evacuate', 'createBackup', 'addSecurityGroup', 'removeSecurityGroup', 'os-resetNetwork', 'injectNetworkInfo',
+  'evacuate', 'addSecurityGroup', 'removeSecurityGroup', 'os-resetNetwork', 'resetNetwork', 'injectNetworkInfo',
   'trigger_crash_dump', 'addFixedIp', 'removeFixedIp', 'addFloatingIp', 'removeFloatingIp', 'os-migrate']
 
 /** Wires the action dispatcher and remote consoles. */
-export function serverActionRoutes(api: Api, c: ComputeCtx, actions: ServerActionService, ops: ServerOpsService, P: string): void {
+export function serverActionRoutes(api: Api, c: ComputeCtx, actions: ServerActionService, ops: ServerOpsService, servers: ServerService, P: string): void {
   const caller = (req: FastifyRequest): Caller => ({
     ctx: req.ctx, token: String(req.headers['x-auth-token']), requestId: req.id,
     isAdmin: c.policy.check('context_is_admin', req.ctx),
@@ -84,7 +85,7 @@ export function serverActionRoutes(api: Api, c: ComputeCtx, actions: ServerActio
         description: atLeast(req, '2.19') ? b.description : undefined,
         keyName: atLeast(req, '2.54') ? b.key_name : undefined,
         userData: atLeast(req, '2.57') ? b.user_data : undefined,
-        accessIPv4: b.accessIPv4, accessIPv6: b.accessIPv6,
+        accessIPv4: b.accessIPv4, accessIPv6: b.accessIPv6, diskConfig: b['OS-DCF:diskConfig'],
       })
       const extras = (await loadViewExtras(c, req, [row])).get(row.uuid)!
       const server = serverView(req, row, extras, 'rebuild')
@@ -96,7 +97,7 @@ export function serverActionRoutes(api: Api, c: ComputeCtx, actions: ServerActio
     resize: async (req, reply, who, uuid, body) => {
       validateBody(req, RESIZE)
       await authorize(req, who, uuid, 'os_compute_api:servers:resize')
-      await ops.resize(who, uuid, String(body.resize.flavorRef))
+      await ops.resize(who, uuid, String(body.resize.flavorRef), body.resize['OS-DCF:diskConfig'])
       return reply.code(202).send()
     },
     confirmResize: async (req, reply, who, uuid) => {
@@ -117,6 +118,18 @@ export function serverActionRoutes(api: Api, c: ComputeCtx, actions: ServerActio
       const glance = (c.glance as unknown as { baseUrl: string }).baseUrl
       return reply.code(202).header('location', `${glance}/images/${id}`).send()
     },
+    createBackup: async (req, reply, who, uuid, body) => {
+      validateBody(req, CREATE_BACKUP)
+      await authorize(req, who, uuid, 'os_compute_api:os-create-backup')
+      const b = body.createBackup
+      const rotation = Number(b.rotation)
+      const id = await ops.createImage(who, uuid, b.name, b.metadata ?? {}, { type: b.backup_type, rotation })
+      if (atLeast(req, '2.45')) return reply.code(202).send({ image_id: id })
+      // Before 2.45 a Location header, and none when rotation 0 (Nova's create_backup.py).
+      const glance = (c.glance as unknown as { baseUrl: string }).baseUrl
+      if (rotation > 0) reply.header('location', `${glance}/images/${id}`)
+      return reply.code(202).send()
+    },
     'os-getConsoleOutput': async (req, reply, who, uuid, body) => {
       validateBody(req, CONSOLE_OUTPUT)
       await authorize(req, who, uuid, 'os_compute_api:os-console-output')
@@ -128,10 +141,13 @@ export function serverActionRoutes(api: Api, c: ComputeCtx, actions: ServerActio
       const row = await authorize(req, who, uuid, 'os_compute_api:os-deferred-delete:restore')
       throw invalidState('restore', uuid, 'vm_state', row.vm_state)
     },
-    forceDelete: async (req, _reply, who, uuid) => {
-      // Deferred delete is off (reclaim_instance_interval 0): no server is ever SOFT_DELETED.
+    forceDelete: async (req, reply, who, uuid) => {
+      // Nova's force_delete deletes any server (deferred delete is off here, so none is ever
+      // SOFT_DELETED), refusing a locked one to non-admins; the delete itself is the normal one.
       const row = await authorize(req, who, uuid, 'os_compute_api:os-deferred-delete:force')
-      throw invalidState('forceDelete', uuid, 'vm_state', row.vm_state)
+      checkLocked(c, req, row)
+      await servers.delete(req, row)
+      return reply.code(202).send()
     },
   }
   for (const t of ['os-getVNCConsole', 'os-getSPICEConsole', 'os-getRDPConsole', 'os-getSerialConsole']) {
@@ -148,8 +164,14 @@ export function serverActionRoutes(api: Api, c: ComputeCtx, actions: ServerActio
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Malformed request body')
     const name = Object.keys(body).find((k) => k in handlers || NOT_OFFERED.includes(k))
     if (!name) throw badRequest(`There is no such action: ${Object.keys(body)[0] ?? ''}`)
-    if (!(name in handlers)) throw new CloudError('NotImplemented', `The '${name}' server action is not offered by this cloud.`)
-    return handlers[name]!(req, reply, caller(req), (req.params as { id: string }).id, body)
+    const who = caller(req)
+    const uuid = (req.params as { id: string }).id
+    if (!(name in handlers)) {
+      // An unknown server is still Nova's 404, whatever the action.
+      await actions.load(who, uuid)
+      throw new CloudError('NotImplemented', `The '${name}' server action is not offered by this cloud.`)
+    }
+    return handlers[name]!(req, reply, who, uuid, body)
   })
 
   // 2.6+: one endpoint for every console protocol. No console proxy exists here, so every

@@ -59,4 +59,10 @@ describe('os-simple-tenant-usage', () => {
     r = await h.json('GET', `/v2.1/os-simple-tenant-usage/${member.projectId}`, { token: other.token })
     assert.equal(r.status, 403)
   })
+
+  it('an empty tenant id (a trailing slash) is 404, as Nova routes it to show', async () => {
+    const r = await h.json('GET', '/v2.1/os-simple-tenant-usage/?start=2026-01-01T00:00:00&end=2026-02-01T00:00:00')
+    assert.equal(r.status, 404)
+    assert.equal((await h.json('GET', '/v2.1/os-simple-tenant-usage?start=2026-01-01T00:00:00&end=2026-02-01T00:00:00')).status, 200)
+  })
 })

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { Api } from '../../core/http/app.ts'
-import { badRequest } from '../../core/errors.ts'
+import { CloudError, badRequest } from '../../core/errors.ts'
 import type { ComputeCtx } from '../context.ts'
 import { type FlavorSnapshot, json } from '../instances.ts'
 import { atLeast } from '../microversion.ts'
@@ -98,6 +98,8 @@ export function usageRoutes(api: Api, c: ComputeCtx, P: string): void {
   }
 
   api.get(`${P}/os-simple-tenant-usage`, { config: { policy: 'os_compute_api:os-simple-tenant-usage:list' } }, async (req) => {
+    // `/os-simple-tenant-usage/` is Nova's show with an empty tenant id: 404, not the list.
+    if (req.url.split('?')[0]!.endsWith('/')) throw new CloudError('NotFound', 'The resource could not be found.')
     const u = await usage(req, undefined)
     return { tenant_usages: u.summaries, ...(u.next ? { tenant_usages_links: u.next } : {}) }
   })

@@ -8,10 +8,11 @@ describe('compute version discovery and microversions', () => {
   before(async () => { h = await computeHarness() })
   after(async () => { await h.close() })
 
-  test('GET / lists v2.1 without a token', async () => {
+  test('GET / lists v2.0 (legacy) and v2.1 without a token', async () => {
     const r = await h.json('GET', '/', { token: null, headers: { host: 'nova.test:8774' } })
     assert.equal(r.status, 200)
-    assert.deepEqual(r.body.versions, [{ id: 'v2.1', status: 'CURRENT', version: MAX_VERSION, min_version: '2.1',
+    assert.deepEqual(r.body.versions, [{ id: 'v2.0', status: 'SUPPORTED', version: '', min_version: '',
+      updated: '2011-01-21T11:33:21Z', links: [{ rel: 'self', href: 'http://nova.test:8774/v2/' }] }, { id: 'v2.1', status: 'CURRENT', version: MAX_VERSION, min_version: '2.1',
       updated: '2013-07-23T11:33:21Z', links: [{ rel: 'self', href: 'http://nova.test:8774/v2.1/' }] }])
   })
 
@@ -25,6 +26,25 @@ describe('compute version discovery and microversions', () => {
       assert.equal(r.body.version['media-types'][0].type, 'application/vnd.openstack.compute+json;version=2.1')
       assert.ok(r.body.version.links.some((l: any) => l.rel === 'describedby'))
     }
+  })
+
+  test('legacy /v2: its version document, and the v2.1 API at 2.1 whatever the headers ask', async () => {
+    for (const url of ['/v2', '/v2/']) {
+      const r = await h.json('GET', url, { token: null, headers: { host: 'nova.test:8774' } })
+      assert.equal(r.status, 200)
+      assert.equal(r.body.version.id, 'v2.0')
+      assert.deepEqual(r.body.version.links[0], { rel: 'self', href: 'http://nova.test:8774/v2/' })
+    }
+    let r = await h.call('GET', '/v2/flavors', { version: '2.55' })
+    assert.equal(r.statusCode, 200)
+    assert.equal(r.headers['openstack-api-version'], undefined)
+    assert.ok(Array.isArray(JSON.parse(r.body).flavors))
+    r = await h.call('GET', '/v2/flavors', { token: null })
+    assert.equal(r.statusCode, 401)
+    const created = await h.json('POST', '/v2/os-keypairs', { body: { keypair: { name: 'legacy-kp' } } })
+    assert.equal(created.status, 200, JSON.stringify(created.body))
+    assert.equal(created.body.keypair.name, 'legacy-kp')
+    assert.equal((await h.json('GET', '/v2/servers/00000000-0000-4000-8000-000000000000')).status, 404)
   })
 
   test('no header means 2.1; both headers and Vary are echoed', async () => {

@@ -26,6 +26,20 @@ export class GlanceClient {
     return await r.json() as GlanceImage
   }
 
+  /** The images `token`'s owner sees whose attributes equal `filters` (Glance's own filters, all pages). */
+  async list(filters: Record<string, string>, token: string): Promise<GlanceImage[]> {
+    const out: GlanceImage[] = []
+    let next: string | undefined = `/v2/images?${new URLSearchParams({ ...filters, limit: '1000' })}`
+    for (let pages = 0; next && pages < 100; pages++) {
+      const r = await fetch(`${this.baseUrl}${next}`, { headers: { 'x-auth-token': token } })
+      await ok(r, 'image list')
+      const page = await r.json() as { images: GlanceImage[]; next?: string }
+      out.push(...page.images)
+      next = page.next
+    }
+    return out
+  }
+
   /** Creates an image record (status queued). `meta` is Glance's create body. */
   async create(meta: Record<string, unknown>, token: string): Promise<GlanceImage> {
     const r = await fetch(`${this.baseUrl}/v2/images`, {
