@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
+import { keepAggregateZone } from './aggregates.ts'
 import type { ComputeCtx } from './context.ts'
 import { type FlavorSnapshot, type PendingOp, hostRevision, json } from './instances.ts'
 import { setInventory } from './placement.ts'
@@ -61,6 +62,8 @@ export async function registerHost(c: ComputeCtx, host: string, r: HostRegistrat
     } as never).onConflict((oc) => oc.columns(['host', 'binary']).doUpdateSet({
       last_seen_at: now, ...(r.zone ? { zone: r.zone } : {}),
     })).execute()
+    // A host in an AZ aggregate keeps that aggregate's zone whatever its agent declares.
+    await keepAggregateZone(tx, host)
     const node = {
       hypervisor_hostname: host, hypervisor_type: r.hypervisor_type, hypervisor_version: r.hypervisor_version,
       vcpus: r.vcpus, memory_mb: r.memory_mb, local_gb: r.local_gb, host_ip: r.host_ip, agent_url: r.agent_url,

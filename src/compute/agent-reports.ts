@@ -110,6 +110,7 @@ export async function handleReport(c: ComputeCtx, uuid: string, r: AgentReport):
     const pending = json<PendingOp | null>(row.pending_op, null)
     let opFailed = false
     let resized = false
+    let confirmed = false
     if (r.op && pending && pending.id === r.op.id) {
       const spec = OP_EVENT[pending.kind]
       patch.pending_op = null
@@ -117,6 +118,8 @@ export async function handleReport(c: ComputeCtx, uuid: string, r: AgentReport):
       if (r.op.result === 'ok') {
         await event(spec.action, spec.event, 'Success')
         resized = pending.kind === 'resize'
+        // Nova's confirmResize sets no task_state, yet ends VERIFY_RESIZE.
+        confirmed = pending.kind === 'confirm_resize'
       } else {
         opFailed = true
         const message = r.op.message || `${spec.event} failed`
@@ -137,8 +140,8 @@ export async function handleReport(c: ComputeCtx, uuid: string, r: AgentReport):
       // generation started a transition (an action sets task_state, a create is building): a
       // generation without one (os-resetState, which clears task_state and sets vm_state
       // itself) keeps the vm_state the API wrote, so a server reset to ERROR stays in ERROR
-      // until an action changes its desired state.
-      const transition = row.task_state !== null || row.vm_state === 'building' || resized
+      // until an action changes its desired state. A confirmed resize is a transition too.
+      const transition = row.task_state !== null || row.vm_state === 'building' || resized || confirmed
       if (transition) {
         const te = row.task_state ? TASK_EVENT[row.task_state] : undefined
         if (te && !r.op) await event(te[0], te[1], 'Success')

@@ -6,6 +6,7 @@ import { ServerActionService } from '../server-actions.ts'
 import { ServerGroupService } from '../server-groups.ts'
 import { ServerOpsService } from '../server-ops.ts'
 import { ServerService } from '../servers.ts'
+import { aggregateRoutes } from './aggregates.ts'
 import { extensionRoutes } from './extensions.ts'
 import { externalEventRoutes } from './external-events.ts'
 import { hostRoutes } from './hosts.ts'
@@ -34,6 +35,7 @@ export function aroundServerRoutes(api: Api, c: ComputeCtx, quotas: QuotaService
   instanceActionRoutes(api, c, actions, P)
   serverGroupRoutes(api, c, new ServerGroupService(c, quotas), P)
   hostRoutes(api, c, P)
+  aggregateRoutes(api, c, P)
   osHostRoutes(api, c, P)
   imageProxyRoutes(api, c, quotas, P)
   extensionRoutes(api, P)
