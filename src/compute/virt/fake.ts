@@ -178,9 +178,14 @@ export class FakeDriver implements VirtDriver {
     if (wasRunning) this.#boot(inst)
   }
 
+  /** A boot as the test guest logs one on its serial console, ending with the ready marker. */
   #boot(inst: FakeInstance): void {
     inst.state = 'running'
-    inst.console += `${FAKE_READY_MARKER} ${inst.spec.name ?? inst.spec.id}\n`
+    const f = inst.spec.flavor
+    inst.console += `fake: booting ${inst.spec.id} with ${f.vcpus} vCPU, ${f.ramMb} MiB\n` +
+      `fake: root disk ${f.diskGb} GiB from ${inst.spec.image.path}\n` +
+      `fake: ${inst.spec.nics.length} NIC(s)\n` +
+      `${FAKE_READY_MARKER} ${inst.spec.name ?? inst.spec.id}\n`
   }
 
   #get(id: string): FakeInstance {
