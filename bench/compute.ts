@@ -277,6 +277,7 @@ async function qemuOverhead(): Promise<Record<string, unknown>> {
 
 const result: Record<string, unknown> = { bench: 'compute', node: process.version, scale: await scale() }
 if (QEMU) result.qemu_boot = await qemuOverhead()
-else result.qemu_boot = 'skipped (no qemu-system-x86_64 or no test guest: bash scripts/build-guest.sh /tmp/cumulo-test-guest)'
+else result.qemu_boot = values.qemu === 'off' ? 'skipped (--qemu off)'
+  : 'skipped (no qemu-system-x86_64 or no test guest: bash scripts/build-guest.sh /tmp/cumulo-test-guest)'
 process.stdout.write(JSON.stringify(result, null, 1) + '\n')
 agent.destroy()
