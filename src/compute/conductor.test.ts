@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Conductor, SCHEDULE_EVENT } from './conductor.ts'
-import { insertTestInstance, testFlavor, testHostBody } from './control-testing.ts'
+import { insertTestInstance, registerTestHost, testFlavor } from './control-testing.ts'
 import { hostRevision } from './instances.ts'
 import { allocationsOf, claim, providerUsage } from './placement.ts'
 import { NO_VALID_HOST, parseZone } from './scheduler.ts'
@@ -21,11 +21,7 @@ describe('scheduler and conductor', () => {
   const c = () => h.compute.ctx
   const db = () => h.compute.ctx.db
 
-  async function host(name: string, zone: string, o: Record<string, unknown> = {}) {
-    const r = await h.json('PUT', `/cumulo-agent/v1/hosts/${name}`, { body: testHostBody({ zone, ...o }) })
-    assert.equal(r.status, 200, JSON.stringify(r.body))
-    return r.body.compute_node.uuid as string
-  }
+  const host = (name: string, zone: string, o: Record<string, unknown> = {}) => registerTestHost(h, name, zone, o)
   const rows = (uuids: string[]) => db().selectFrom('instances').selectAll().where('uuid', 'in', uuids).orderBy('launch_index').execute()
   const faultOf = (uuid: string) => db().selectFrom('instance_faults').selectAll().where('uuid', '=', uuid).orderBy('id', 'desc').executeTakeFirst()
   const eventsOf = (uuid: string) => db().selectFrom('instance_action_events').innerJoin('instance_actions', 'instance_actions.id', 'instance_action_events.action_id')

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import type { ComputeCtx } from './context.ts'
 import type { FlavorSnapshot } from './instances.ts'
 import type { ComputeSchema, InstanceRow } from './schema.ts'
+import type { ComputeHarness } from './testing.ts'
 
 // Test helpers for the control plane (placement, scheduler, conductor, agent API): rows shaped
 // as docs/compute.md says the servers API writes them, without going through that API.
@@ -49,4 +50,11 @@ export function testHostBody(o: Record<string, unknown> = {}) {
     hypervisor_type: 'QEMU', hypervisor_version: 8002000, vcpus: 4, memory_mb: 8192, local_gb: 100,
     host_ip: '192.0.2.10', agent_url: '', ...o,
   }
+}
+
+/** Registers `name` through the agent API in `zone` (testHostBody sizes unless overridden); returns its node uuid. */
+export async function registerTestHost(h: ComputeHarness, name: string, zone: string, o: Record<string, unknown> = {}): Promise<string> {
+  const r = await h.json('PUT', `/cumulo-agent/v1/hosts/${name}`, { body: testHostBody({ zone, ...o }) })
+  if (r.status !== 200) throw new Error(`register ${name}: ${r.status} ${JSON.stringify(r.body)}`)
+  return r.body.compute_node.uuid as string
 }

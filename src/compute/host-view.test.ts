@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Conductor } from './conductor.ts'
-import { insertTestInstance, testFlavor, testHostBody } from './control-testing.ts'
+import { insertTestInstance, registerTestHost, testFlavor } from './control-testing.ts'
 import { HostView } from './host-view.ts'
 import { claim, release } from './placement.ts'
 import { type ComputeHarness, computeHarness } from './testing.ts'
@@ -18,11 +18,7 @@ describe('host view', () => {
   after(async () => { await h.close() })
   const c = () => h.compute.ctx
   const db = () => h.compute.ctx.db
-  async function host(name: string, zone: string) {
-    const r = await h.json('PUT', `/cumulo-agent/v1/hosts/${name}`, { body: testHostBody({ zone }) })
-    assert.equal(r.status, 200, JSON.stringify(r.body))
-    return r.body.compute_node.uuid as string
-  }
+  const host = (name: string, zone: string, o: Record<string, unknown> = {}) => registerTestHost(h, name, zone, o)
   // 8192 MB − 512 reserved: two of these fit on one host.
   const flavorSnapshot = testFlavor({ memory_mb: 3840, vcpus: 1, root_gb: 1 })
   const one = async (zone: string) => (await insertTestInstance(c(), { availability_zone: zone, flavorSnapshot })).uuid
