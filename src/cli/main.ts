@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -16,6 +17,9 @@ Usage:
       Start the all-in-one cloud in this process. Writes DIR/clouds.yaml (cloud "cumulo").
   cumulo ring create|add|remove|set-weight|rebalance|show|get-nodes|write …
       Build and inspect object-storage rings (run without arguments for usage).
+  cumulo compute-agent --control-url URL --identity-url URL --image-url URL --user NAME
+            --password-file FILE [--host NAME] [--data-dir DIR] [--driver qemu|fake] [--bind IP]
+      Run this machine as a compute host of a cloud whose controller is elsewhere.
   cumulo guest [--data-dir DIR]
       Build the project's tiny test guest (Debian packages; needs root) into DIR/guest; the next
       \`cumulo up\` imports it as the public image "cumulo-guest" with a flavor "cumulo.tiny".
@@ -200,6 +204,43 @@ async function up(args: string[]): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'))
 }
 
+/**
+ * A compute host of a multi-host cloud: the same agent `cumulo up` runs in-process, here
+ * against a controller elsewhere, with this host's own Keystone user (admin and service on the
+ * `service` project, as Nova's service user; e.g. `openstack user create --project service
+ * --password-prompt compute-h2 && openstack role add --project service --user compute-h2 admin`).
+ */
+async function computeAgent(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, strict: true, options: {
+    'control-url': { type: 'string' }, 'identity-url': { type: 'string' }, 'image-url': { type: 'string' },
+    user: { type: 'string' }, 'password-file': { type: 'string' }, host: { type: 'string' },
+    'data-dir': { type: 'string', default: '.cumulo-agent' }, driver: { type: 'string', default: 'qemu' },
+    bind: { type: 'string', default: '127.0.0.1' }, zone: { type: 'string' },
+  } })
+  for (const k of ['control-url', 'identity-url', 'image-url', 'user', 'password-file'] as const) {
+    if (!values[k]) fail(`compute-agent needs --${k}`)
+  }
+  if (values.driver !== 'qemu' && values.driver !== 'fake') fail('--driver must be qemu or fake')
+  const { ComputeAgent, passwordTokenProvider } = await import('../compute/index.ts')
+  const { QemuDriver } = await import('../compute/virt/qemu.ts')
+  const { FakeDriver } = await import('../compute/virt/fake.ts')
+  const { createLogger } = await import('../core/log.ts')
+  const dataDir = resolve(values['data-dir']!)
+  const password = readFileSync(values['password-file']!, 'utf8').trim()
+  const agent = new ComputeAgent({
+    controlUrl: values['control-url']!.replace(/\/v2\.1\/?$/, ''), identityUrl: values['identity-url']!, glanceUrl: values['image-url']!,
+    host: values.host ?? hostname(), dataDir, zone: values.zone, bind: { host: values.bind! },
+    token: passwordTokenProvider({ identityUrl: values['identity-url']!, userName: values.user!, password, projectName: 'service' }),
+    driver: values.driver === 'qemu' ? new QemuDriver({ root: join(dataDir, 'guests') }) : new FakeDriver(),
+    log: createLogger({ level: process.env.CUMULO_LOG_LEVEL ?? 'info' }),
+  })
+  await agent.start()
+  process.stdout.write(`compute agent of ${values.host ?? hostname()} is up (console endpoint ${agent.agentUrl})\n`)
+  const stop = async () => { await agent.stop(); process.exit(0) }
+  process.on('SIGINT', () => void stop())
+  process.on('SIGTERM', () => void stop())
+}
+
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true } catch { return false }
 }
@@ -219,6 +260,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write('token keys rotated\n')
       return
     }
+    case 'compute-agent': return computeAgent(rest)
     case 'guest': {
       // Builds the test guest into DATA_DIR/guest; the next `cumulo up` imports it as an image.
       const { values } = parseArgs({ args: rest, options: { 'data-dir': { type: 'string', default: '.cumulo' } } })
