@@ -1,5 +1,9 @@
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { mkdir, readFile, readdir, rename, rm, rmdir, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { MAX_SOCKET_PATH } from './metadata-server.ts'
 
 // The agent's own files for each instance, under <dataDir>/instances/<uuid>/ (the driver keeps
 // its disks elsewhere): the metadata socket and the record of the one-shot ops already run,
@@ -19,8 +23,25 @@ export class InstanceFiles {
   constructor(readonly root: string) {}
 
   dir(uuid: string): string { return join(this.root, uuid) }
-  /** The Unix socket the instance's metadata server listens on (short name: sun_path is 108 bytes). */
-  metadataSocket(uuid: string): string { return join(this.dir(uuid), 'md.sock') }
+  /**
+   * The Unix socket the instance's metadata server listens on: in its directory, or — when that
+   * path would not fit a socket address (sun_path is 108 bytes; a data dir under a long
+   * temporary path is enough) — in a short private directory of this agent under the system's
+   * temporary directory.
+   */
+  metadataSocket(uuid: string): string {
+    const inDir = join(this.dir(uuid), 'md.sock')
+    return Buffer.byteLength(inDir) <= MAX_SOCKET_PATH ? inDir : join(this.#shortDir(), `${uuid}.sock`)
+  }
+
+  /** /tmp/cumulo-md-<hash of the root>, mode 0700: one per agent, so agents never share sockets. */
+  #shortDir(): string {
+    const name = `cumulo-md-${createHash('sha256').update(this.root).digest('hex').slice(0, 12)}`
+    const base = Buffer.byteLength(join(tmpdir(), name)) + 42 <= MAX_SOCKET_PATH ? tmpdir() : '/tmp'
+    const dir = join(base, name)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    return dir
+  }
 
   async ensureDir(uuid: string): Promise<string> {
     const d = this.dir(uuid)
@@ -45,6 +66,10 @@ export class InstanceFiles {
 
   /** Removes everything the agent kept for the instance. */
   async remove(uuid: string): Promise<void> {
+    const socket = this.metadataSocket(uuid)
+    await rm(socket, { force: true })
+    // The short socket directory goes with its last socket.
+    if (dirname(socket) !== this.dir(uuid)) await rmdir(dirname(socket)).catch(() => {})
     await rm(this.dir(uuid), { recursive: true, force: true })
   }
 
