@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { CloudError, asCloudError, statusTitle } from '../../core/errors.ts'
@@ -59,6 +60,7 @@ export class ConsoleServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://agent')
+    if (url.pathname === '/uptime') return this.#uptime(req, res)
     const m = /^\/instances\/([^/]+)\/console\/?$/.exec(url.pathname)
     if (!m) throw new CloudError('NotFound', 'The resource could not be found.')
     if (req.method !== 'GET') throw new CloudError('MethodNotAllowed', 'Only GET is allowed here.')
@@ -75,6 +77,19 @@ export class ConsoleServer {
     const length = parseLength(url.searchParams.get('length'))
     const all = await this.o.driver.consoleOutput(uuid, CONSOLE_CAP)
     send(res, 200, { output: length === undefined ? all : tailLines(all, length) })
+  }
+
+  /**
+   * GET /uptime (admin or service tokens): the host's uptime in the `uptime` command's format,
+   * which Nova's os-hypervisors/{id}/uptime shows — from /proc/uptime and /proc/loadavg.
+   */
+  async #uptime(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET') throw new CloudError('MethodNotAllowed', 'Only GET is allowed here.')
+    const token = req.headers['x-auth-token']
+    const caller = typeof token === 'string' && token ? await this.#validate(token) : null
+    if (!caller) throw new CloudError('Unauthorized', 'The request you have made requires authentication.')
+    if (!caller.roles.includes('admin') && !caller.roles.includes('service')) throw new CloudError('Forbidden', 'Only admins may read the host uptime.')
+    send(res, 200, { uptime: await hostUptime() })
   }
 
   /** The caller behind `token` (null when Keystone says it is not valid), cached for 10 s. */
@@ -133,4 +148,16 @@ export function tailLines(s: string, n: number): string {
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text)
+}
+
+/** `uptime`'s line: " 08:32:11 up 3 days,  4:05,  0 users,  load average: 0.20, 0.12, 0.14". */
+export async function hostUptime(now = new Date()): Promise<string> {
+  const up = Number((await readFile('/proc/uptime', 'utf8')).split(' ')[0])
+  const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(', ')
+  const days = Math.floor(up / 86400)
+  const hours = Math.floor((up % 86400) / 3600)
+  const minutes = Math.floor((up % 3600) / 60)
+  const clock = now.toTimeString().slice(0, 8)
+  const span = `${days ? `${days} day${days === 1 ? '' : 's'}, ` : ''}${String(hours).padStart(2)}:${String(minutes).padStart(2, '0')}`
+  return ` ${clock} up ${span},  0 users,  load average: ${load}`
 }

@@ -7,6 +7,7 @@ import { ServerGroupService } from '../server-groups.ts'
 import { ServerOpsService } from '../server-ops.ts'
 import { ServerService } from '../servers.ts'
 import { aggregateRoutes } from './aggregates.ts'
+import { migrationRoutes } from './migrations.ts'
 import { extensionRoutes } from './extensions.ts'
 import { externalEventRoutes } from './external-events.ts'
 import { hostRoutes } from './hosts.ts'
@@ -36,6 +37,7 @@ export function aroundServerRoutes(api: Api, c: ComputeCtx, quotas: QuotaService
   serverGroupRoutes(api, c, new ServerGroupService(c, quotas), P)
   hostRoutes(api, c, P)
   aggregateRoutes(api, c, P)
+  migrationRoutes(api, c, P)
   osHostRoutes(api, c, P)
   imageProxyRoutes(api, c, quotas, P)
   extensionRoutes(api, P)

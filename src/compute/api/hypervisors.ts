@@ -155,9 +155,21 @@ export function hypervisorRoutes(api: Api, c: ComputeCtx, P: string): void {
     return { hypervisor: v }
   })
 
+  // The host's agent answers (as Nova's compute service runs `uptime` on the host).
   api.get(`${P}/os-hypervisors/:id/uptime`, { config: { policy: 'os_compute_api:os-hypervisors:uptime' } }, async (req) => {
-    await one(req, (req.params as { id: string }).id)
-    throw new CloudError('NotImplemented', 'Virt driver does not implement uptime function.')
+    const h = await one(req, (req.params as { id: string }).id)
+    const node = await c.db.selectFrom('compute_nodes').select(['agent_url', 'host']).where('uuid', '=', h.node.uuid).executeTakeFirstOrThrow()
+    if (!node.agent_url) throw new CloudError('NotImplemented', 'Virt driver does not implement uptime function.')
+    let r: Response
+    try {
+      r = await fetch(`${node.agent_url.replace(/\/$/, '')}/uptime`, { headers: { 'x-auth-token': req.headers['x-auth-token'] as string },
+        signal: AbortSignal.timeout(10_000) })
+    } catch {
+      throw new CloudError('Unavailable', `The compute agent of host ${node.host} cannot be reached.`)
+    }
+    if (!r.ok) throw new CloudError('Unavailable', `The compute agent of host ${node.host} answered ${r.status}.`)
+    const { uptime } = await r.json() as { uptime: string }
+    return { hypervisor: { ...brief(req, h), uptime } }
   })
 
   // Before 2.53 only.
