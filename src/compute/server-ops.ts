@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Transaction } from 'kysely'
+import { askAgent } from './clients/agent.ts'
 import { CloudError, badRequest } from '../core/errors.ts'
 import type { GlanceImage } from './clients/glance.ts'
 import type { ComputeCtx } from './context.ts'
@@ -265,7 +266,7 @@ export class ServerOpsService {
 
   /**
    * os-getConsoleOutput: asks the host's agent (`{agent_url}/instances/{uuid}/console`) with the
-   * caller's own token; the last `length` lines (all when absent or -1).
+   * caller's own token; the last `length` lines as Nova counts them (all when absent or -1).
    */
   async consoleOutput(caller: Caller, uuid: string, length: number | undefined): Promise<string> {
     const row = await this.actions.load(caller, uuid)
@@ -273,30 +274,15 @@ export class ServerOpsService {
     if (row.task_state === 'deleting' || row.task_state === 'migrating') {
       throw new CloudError('Conflict', `Cannot 'get_console_output' instance ${uuid} while it is in task_state ${row.task_state}`)
     }
-    const node = await this.c.db.selectFrom('compute_nodes').select('agent_url').where('host', '=', row.host).executeTakeFirst()
-    if (!node?.agent_url) throw new CloudError('Conflict', `The compute agent of host ${row.host} has no console endpoint registered.`)
-    // The agent keeps a final newline out of its line count; Nova's _tail_log counts the empty
-    // piece after it as a line. One more line from the agent, cut here as Nova cuts it.
-    const tail = length !== undefined && length >= 0 ? length : undefined
-    const url = `${node.agent_url.replace(/\/$/, '')}/instances/${encodeURIComponent(uuid)}/console${tail !== undefined ? `?length=${tail + 1}` : ''}`
-    let r: Response
-    try {
-      r = await fetch(url, { headers: { 'x-auth-token': caller.token }, signal: AbortSignal.timeout(10_000) })
-    } catch (e) {
-      throw new CloudError('Unavailable', `The compute agent of host ${row.host} could not be reached: ${(e as Error).message}`)
-    }
+    const q = length !== undefined && length >= 0 ? `?length=${length}` : ''
+    const r = await askAgent(this.c, row.host, `/instances/${encodeURIComponent(uuid)}/console${q}`, caller.token)
     if (r.status === 404) throw new CloudError('NotFound', `Guest does not have a console available.`)
-    if (!r.ok) throw new CloudError('Unavailable', `The compute agent of host ${row.host} answered ${r.status} for the console output.`)
-    const body = await r.json().catch(() => undefined) as { output?: unknown } | undefined
-    if (typeof body?.output !== 'string') throw new CloudError('Unavailable', `The compute agent of host ${row.host} gave no console output.`)
-    return tail === undefined ? body.output : novaTail(body.output, tail)
+    const output = (r.body as { output?: unknown } | undefined)?.output
+    if (typeof output !== 'string') throw new CloudError('Unavailable', `The compute agent of host ${row.host} gave no console output.`)
+    return output
   }
 }
 
-/** The last `n` pieces of `log` split at newlines (nova/compute/manager.py _tail_log); 0 → ''. */
-export function novaTail(log: string, n: number): string {
-  return n === 0 ? '' : log.split('\n').slice(-n).join('\n')
-}
 
 /**
  * Makes a migration consumer's allocations the server's own (confirm): the server's old

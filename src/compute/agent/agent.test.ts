@@ -208,9 +208,12 @@ describe('compute agent', () => {
     let r = await con(row.uuid, h.identity.adminToken)
     assert.equal(r.status, 200)
     assert.match((await r.json() as { output: string }).output, new RegExp(FAKE_READY_MARKER))
-    r = await con(row.uuid, owner.token, '?length=1')
+    // Lines counted as Nova's _tail_log does: the empty piece after the final newline is one.
+    r = await con(row.uuid, owner.token, '?length=2')
     assert.equal(r.status, 200)
-    assert.equal((await r.json() as { output: string }).output.split('\n').filter(Boolean).length, 1)
+    const tail = (await r.json() as { output: string }).output
+    assert.equal(tail.split('\n').filter(Boolean).length, 1)
+    assert.match(tail, new RegExp(`${FAKE_READY_MARKER}.*\\n$`))
     r = await con(row.uuid, other.token)
     assert.equal(r.status, 403)
     r = await con(row.uuid)

@@ -137,12 +137,12 @@ function parseLength(v: string | null): number | undefined {
   return Number(v)
 }
 
-/** The last `n` lines of `s`. */
+/**
+ * The last `n` lines of `s` as Nova's _tail_log counts them (split at newlines, so the empty
+ * piece after a final newline is one of them); 0 → ''.
+ */
 export function tailLines(s: string, n: number): string {
-  if (n === 0) return ''
-  const lines = s.split('\n')
-  const trailing = lines.at(-1) === '' ? lines.pop() : undefined
-  return lines.slice(-n).join('\n') + (trailing === '' ? '\n' : '')
+  return n === 0 ? '' : s.split('\n').slice(-n).join('\n')
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

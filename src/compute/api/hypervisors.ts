@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { Api } from '../../core/http/app.ts'
+import { askAgent } from '../clients/agent.ts'
 import { CloudError, badRequest } from '../../core/errors.ts'
 import { serviceUp } from '../agent-hosts.ts'
 import type { ComputeCtx } from '../context.ts'
@@ -158,17 +159,9 @@ export function hypervisorRoutes(api: Api, c: ComputeCtx, P: string): void {
   // The host's agent answers (as Nova's compute service runs `uptime` on the host).
   api.get(`${P}/os-hypervisors/:id/uptime`, { config: { policy: 'os_compute_api:os-hypervisors:uptime' } }, async (req) => {
     const h = await one(req, (req.params as { id: string }).id)
-    const node = await c.db.selectFrom('compute_nodes').select(['agent_url', 'host']).where('uuid', '=', h.node.uuid).executeTakeFirstOrThrow()
-    if (!node.agent_url) throw new CloudError('NotImplemented', 'Virt driver does not implement uptime function.')
-    let r: Response
-    try {
-      r = await fetch(`${node.agent_url.replace(/\/$/, '')}/uptime`, { headers: { 'x-auth-token': req.headers['x-auth-token'] as string },
-        signal: AbortSignal.timeout(10_000) })
-    } catch {
-      throw new CloudError('Unavailable', `The compute agent of host ${node.host} cannot be reached.`)
-    }
-    if (!r.ok) throw new CloudError('Unavailable', `The compute agent of host ${node.host} answered ${r.status}.`)
-    const { uptime } = await r.json() as { uptime: string }
+    const r = await askAgent(c, h.node.host, '/uptime', req.headers['x-auth-token'] as string)
+    const uptime = (r.body as { uptime?: unknown } | undefined)?.uptime
+    if (typeof uptime !== 'string') throw new CloudError('Unavailable', `The compute agent of host ${h.node.host} gave no uptime.`)
     return { hypervisor: { ...brief(req, h), uptime } }
   })
 
